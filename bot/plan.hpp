@@ -1,0 +1,119 @@
+#pragma once
+
+#include "bot/command.hpp"
+#include "bot/settings.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rollbot::core {
+
+/// The runbook phase a step belongs to; phase ends are what the time-to-rollback table measures.
+enum class Phase {
+    Observe,    // reads before and after the change
+    Migration,  // alembic current / downgrade
+    Script,     // scripts/rollback.sh, kubectl rollout undo, kubectl set image
+    Rollout,    // kubectl rollout status: pods healthy
+};
+
+[[nodiscard]] std::string_view to_string(Phase phase);
+
+/// Whether a step changes the cluster; only changing steps make a run a rollback.
+enum class StepEffect { Read, Change, Wait };
+
+/// How to interpret a step's output (kubectl subcommands have their own quirks).
+enum class StepKind {
+    Generic,
+    KubectlUndo,
+    KubectlSetImage,
+    KubectlRolloutStatus,
+    RollbackScript,
+    AlembicCurrent,
+    AlembicDowngrade,
+};
+
+/// One command of the runbook: an argv list, never a shell string.
+struct Step {
+    std::vector<std::string> argv;
+    std::vector<std::pair<std::string, std::string>> env;  // added to the base environment
+    std::string workdir;                                   // empty: the daemon's
+    Duration timeout{};
+    Phase phase = Phase::Script;
+    StepEffect effect = StepEffect::Read;
+    StepKind kind = StepKind::Generic;
+    std::string deployment;  // the deployment it acts on, if any
+
+    bool operator==(const Step&) const = default;
+};
+
+/// The command as a person would type it (shell-quoted), for messages and the audit log.
+[[nodiscard]] std::string display_command(const Step& step);
+
+/// What a deployment looked like when it was read (`kubectl get deployment -o json`).
+struct DeploymentState {
+    std::string name;
+    std::string image;  // full reference: repo:tag
+    std::string tag;    // the part after the last ':' of the image (the SHA)
+    std::int64_t revision = 0;
+    std::int32_t desired = 0;
+    std::int32_t updated = 0;
+    std::int32_t ready = 0;
+    std::int32_t available = 0;
+    bool paused = false;
+
+    bool operator==(const DeploymentState&) const = default;
+};
+
+/// What the planner needs to know about the cluster before a change.
+struct ClusterSnapshot {
+    std::map<std::string, DeploymentState> deployments;
+    bool operator==(const ClusterSnapshot&) const = default;
+};
+
+/// A request resolved into ordered steps. `id` is a short digest of what the plan would do.
+struct Plan {
+    std::string id;
+    RollbackRequest request;
+    ClusterSnapshot before;
+    std::vector<Step> steps;
+
+    bool operator==(const Plan&) const = default;
+};
+
+/// Short, stable digest of the plan's steps and the state it was made from (FNV-1a, hex).
+[[nodiscard]] std::string plan_digest(const RollbackRequest& request,
+                                      const ClusterSnapshot& before,
+                                      const std::vector<Step>& steps);
+
+/// Deployments whose images a rollback of this kind changes (and reports from/to for).
+[[nodiscard]] std::vector<std::string> affected_deployments(ActionKind kind);
+
+/// The result of one step, interpreted for people.
+enum class StepOutcome {
+    Succeeded,
+    NoChange,  // exited 0 but changed nothing ("skipped rollback", same image)
+    Failed,
+    TimedOut,
+    Cancelled,
+};
+
+[[nodiscard]] std::string_view to_string(StepOutcome outcome);
+
+struct StepResult {
+    StepOutcome outcome = StepOutcome::Failed;
+    std::optional<int> exit_code;  // none: killed by a signal, or never started
+    Duration duration{};
+    std::string summary;        // one line: what happened, in the runbook's words
+    std::string output;         // stdout then stderr, capped
+    std::string output_digest;  // SHA-256 of the full captured output, for the audit trail
+
+    [[nodiscard]] bool ok() const { return outcome == StepOutcome::Succeeded; }
+    bool operator==(const StepResult&) const = default;
+};
+
+}  // namespace rollbot::core

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# rollbot developer entry point. On a fresh Debian 12 machine it installs what is missing,
+# builds, and then:
+#   deploy/dev.sh demo    runs the bot in console mode against a simulated cluster
+#   deploy/dev.sh test    runs the whole test suite (unit + integration)
+#   deploy/dev.sh lint    clang-format check and clang-tidy over the project's sources
+#   deploy/dev.sh build   only installs and builds
+# Environment: ROLLBOT_BUILD_DIR (default ./build), ROLLBOT_CMAKE_ARGS (extra cmake arguments),
+# ROLLBOT_JOBS (default 2: the Beast+SSL translation units need ~1 GB each).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${ROLLBOT_BUILD_DIR:-$ROOT/build}
+JOBS=${ROLLBOT_JOBS:-2}
+
+# Debian package names. libboost1.81-dev is named on purpose: libboost-dev is 1.74, which
+# breaks the coroutine code and conflicts with 1.81.
+PACKAGES=(
+  libboost1.81-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev
+  libyaml-cpp-dev libsqlite3-dev libgtest-dev libgmock-dev libkainjow-mustache-dev
+  libcli11-dev cmake g++ make pkg-config ca-certificates
+)
+LINT_PACKAGES=(clang-format clang-tidy)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
+
+install_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+      || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "apt-get not found: rollbot's set-up targets Debian 12"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "need root or sudo to install: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  say "installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+build() {
+  install_packages "${PACKAGES[@]}"
+  say "configuring in $BUILD"
+  # shellcheck disable=SC2086  # ROLLBOT_CMAKE_ARGS is a list of arguments on purpose
+  cmake -S "$ROOT" -B "$BUILD" ${ROLLBOT_CMAKE_ARGS:-} >/dev/null
+  say "building with -j$JOBS"
+  cmake --build "$BUILD" -j"$JOBS"
+}
+
+run_tests() {
+  say "running the test suite"
+  ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout 300
+}
+
+run_demo() {
+  local demo="$BUILD/demo"
+  rm -rf "$demo" && mkdir -p "$demo"
+  say "starting the demo: a simulated cluster in $demo, console chat on this terminal"
+  "$BUILD/test/fakes/fake_erp" --port 18080 --cluster "$demo/cluster.json" &
+  local erp=$!
+  trap 'kill "$erp" 2>/dev/null || true' EXIT
+  local bot=("$BUILD/bot/rollbotd" --config "$ROOT/config/demo.yaml" --console)
+  if [ -t 0 ]; then
+    # Scripted tour first, then the terminal is yours (Ctrl-D to leave).
+    cat "$ROOT/config/demo.script" - | "${bot[@]}"
+  else
+    cat "$ROOT/config/demo.script" | "${bot[@]}"
+  fi
+}
+
+run_lint() {
+  install_packages "${LINT_PACKAGES[@]}"
+  say "clang-format"
+  git -C "$ROOT" ls-files '*.cpp' '*.hpp' | (cd "$ROOT" && xargs clang-format --dry-run --Werror)
+  say "clang-tidy"
+  git -C "$ROOT" ls-files 'bot/*.cpp' 'adapters/*.cpp' 'actions/*.cpp' 'config/*.cpp' \
+    'templates/*.cpp' | (cd "$ROOT" && xargs -P "$JOBS" -n 4 clang-tidy -p "$BUILD" --quiet)
+}
+
+case "${1:-}" in
+  demo) build; run_demo ;;
+  test) build; run_tests ;;
+  lint) build; run_lint ;;
+  build) build ;;
+  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
