@@ -1,0 +1,102 @@
+#include "actions/kubectl_runbook.hpp"
+
+#include "actions/kubectl.hpp"
+#include "actions/planner.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+namespace rollbot::actions {
+
+Environment child_environment(const core::Settings& settings, char** daemon_env) {
+    static constexpr std::array<std::string_view, 8> kInherited{
+        "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "KUBECONFIG"};
+    Environment env;
+    for (char** e = daemon_env; e != nullptr && *e != nullptr; ++e) {
+        std::string_view entry(*e);
+        const auto eq = entry.find('=');
+        if (eq == std::string_view::npos) {
+            continue;
+        }
+        const auto name = entry.substr(0, eq);
+        const bool inherited =
+            std::find(kInherited.begin(), kInherited.end(), name) != kInherited.end();
+        const bool overridden = name == "KUBECONFIG" && !settings.kubernetes.kubeconfig.empty();
+        if (inherited && !overridden) {
+            env.emplace_back(std::string(name), std::string(entry.substr(eq + 1)));
+        }
+    }
+    if (!settings.kubernetes.kubeconfig.empty()) {
+        // rollback.sh calls kubectl itself: it must talk to the same cluster as the bot.
+        env.emplace_back("KUBECONFIG", settings.kubernetes.kubeconfig);
+    }
+    if (std::none_of(env.begin(), env.end(), [](const auto& v) { return v.first == "PATH"; })) {
+        env.emplace_back("PATH", "/usr/local/bin:/usr/bin:/bin");
+    }
+    return env;
+}
+
+KubectlRunbook::KubectlRunbook(const core::Settings& settings,
+                               core::ProcessRunner& runner,
+                               Environment base_env,
+                               std::shared_ptr<spdlog::logger> log)
+    : settings_(settings), runner_(runner), base_env_(std::move(base_env)), log_(std::move(log)) {}
+
+boost::asio::awaitable<core::Result<core::DeploymentState>> KubectlRunbook::observe(
+    std::string deployment) {
+    auto it = settings_.kubernetes.deployments.find(deployment);
+    if (it == settings_.kubernetes.deployments.end()) {
+        co_return core::Error{core::ErrorKind::Invalid, deployment + " is not configured"};
+    }
+    const core::Step step = observe_step(settings_, deployment);
+    auto out = co_await spawn(step);
+    if (!out) {
+        co_return out.error();
+    }
+    if (!out->success()) {
+        co_return core::Error{core::ErrorKind::ProcessFailed,
+                              "kubectl get deployment " + deployment + ": " +
+                                  interpret(step, *out).summary};
+    }
+    co_return parse_deployment(out->out, it->second.container);
+}
+
+core::Result<core::Plan> KubectlRunbook::plan(const core::RollbackRequest& request,
+                                              const core::ClusterSnapshot& before) const {
+    return plan_rollback(settings_, request, before);
+}
+
+boost::asio::awaitable<core::Result<core::ProcessOutput>> KubectlRunbook::spawn(
+    core::Step step) {
+    core::ProcessSpec spec;
+    spec.argv = step.argv;
+    spec.env = base_env_;
+    spec.env.insert(spec.env.end(), step.env.begin(), step.env.end());
+    spec.workdir = step.workdir;
+    spec.timeout = step.timeout;
+    auto out = co_await runner_.run(std::move(spec));
+    if (out) {
+        log_->debug("runbook.step command=\"{}\" exit={} timed_out={} duration_ms={}",
+                    core::display_command(step), out->exit_code.value_or(-1), out->timed_out,
+                    out->duration.count());
+    }
+    co_return out;
+}
+
+boost::asio::awaitable<core::StepResult> KubectlRunbook::run(core::Step step) {
+    auto out = co_await spawn(step);
+    if (!out) {
+        core::StepResult failed;
+        failed.outcome = core::StepOutcome::Failed;
+        failed.summary = out.error().message;
+        co_return failed;
+    }
+    co_return interpret(step, *out);
+}
+
+void KubectlRunbook::cancel_all() { runner_.cancel_all(); }
+
+}  // namespace rollbot::actions

@@ -1,0 +1,180 @@
+#include "actions/planner.hpp"
+
+#include "actions/kubectl.hpp"
+
+#include <fmt/format.h>
+
+namespace rollbot::actions {
+namespace {
+
+using core::Phase;
+using core::Step;
+using core::StepEffect;
+using core::StepKind;
+using std::chrono_literals::operator""s;
+
+// kubectl's own --timeout fires first, so its message ("timed out waiting for the condition")
+// is what people see; the process timeout is only the backstop.
+constexpr core::Duration kRolloutBackstop = 30s;
+constexpr core::Duration kKubectlTimeout = 60s;
+
+std::string seconds(core::Duration d) {
+    return fmt::format("{}s", std::chrono::duration_cast<std::chrono::seconds>(d).count());
+}
+
+core::Result<const core::DeploymentSettings*> deployment(const core::Settings& s,
+                                                        const std::string& name) {
+    auto it = s.kubernetes.deployments.find(name);
+    if (it == s.kubernetes.deployments.end()) {
+        return core::Error{core::ErrorKind::Invalid,
+                           fmt::format("{} is not configured (kubernetes.deployments.{})", name,
+                                       name)};
+    }
+    return &it->second;
+}
+
+Step kubectl_step(const core::Settings& s,
+                  std::vector<std::string> args,
+                  StepKind kind,
+                  StepEffect effect,
+                  Phase phase,
+                  const std::string& deployment_name) {
+    Step step;
+    step.argv = kubectl_argv(s.kubernetes, std::move(args));
+    step.kind = kind;
+    step.effect = effect;
+    step.phase = phase;
+    step.timeout = kKubectlTimeout;
+    step.deployment = deployment_name;
+    return step;
+}
+
+Step script_step(const core::Settings& s, const core::RollbackRequest& r,
+                 std::vector<std::string> args) {
+    Step step;
+    step.argv = {"bash", s.script.path};
+    step.argv.insert(step.argv.end(), args.begin(), args.end());
+    if (r.dry_run) {
+        step.env.emplace_back("DRY_RUN", "true");
+    }
+    step.workdir = s.script.workdir;
+    step.timeout = s.script.timeout;
+    step.kind = StepKind::RollbackScript;
+    step.effect = r.dry_run ? StepEffect::Read : StepEffect::Change;
+    step.phase = Phase::Script;
+    return step;
+}
+
+core::Result<std::vector<Step>> deployment_steps(const core::Settings& s,
+                                                 const core::RollbackRequest& r,
+                                                 const std::string& name,
+                                                 std::vector<std::string>& notes) {
+    auto d = deployment(s, name);
+    if (!d) {
+        return d.error();
+    }
+    const std::string& ns = s.kubernetes.namespace_name;
+    const std::string target = "deployment/" + name;
+    std::vector<Step> steps;
+    std::vector<std::string> change;
+    StepKind kind = StepKind::KubectlUndo;
+    if (r.sha) {
+        change = {"set", "image", target,
+                  fmt::format("{}={}:{}", (*d)->container, (*d)->image, *r.sha), "-n", ns};
+        kind = StepKind::KubectlSetImage;
+    } else {
+        change = {"rollout", "undo", target, "-n", ns};
+    }
+    if (r.dry_run) {
+        change.emplace_back("--dry-run=server");
+    }
+    steps.push_back(kubectl_step(s, std::move(change), kind,
+                                 r.dry_run ? StepEffect::Read : StepEffect::Change, Phase::Script,
+                                 name));
+    if (r.dry_run) {
+        notes.push_back(fmt::format("kubectl rollout status {} (nothing rolls out in a dry run)",
+                                    target));
+        return steps;
+    }
+    auto status = kubectl_step(
+        s, {"rollout", "status", target, "-n", ns, "--timeout=" + seconds((*d)->rollout_timeout)},
+        StepKind::KubectlRolloutStatus, StepEffect::Wait, Phase::Rollout, name);
+    status.timeout = (*d)->rollout_timeout + kRolloutBackstop;
+    steps.push_back(std::move(status));
+    return steps;
+}
+
+std::vector<std::string> alembic_args(const core::Settings& s, std::vector<std::string> tail) {
+    std::vector<std::string> args{"exec", "-n", s.kubernetes.namespace_name,
+                                  s.migrations.exec_target, "-c", s.migrations.container, "--"};
+    args.insert(args.end(), s.migrations.alembic.begin(), s.migrations.alembic.end());
+    args.insert(args.end(), tail.begin(), tail.end());
+    return args;
+}
+
+std::vector<Step> db_steps(const core::Settings& s, const core::RollbackRequest& r,
+                           std::vector<std::string>& notes) {
+    const std::string target = r.db ? r.db->alembic_argument() : "-1";
+    std::vector<Step> steps;
+    steps.push_back(kubectl_step(s, alembic_args(s, {"current"}), StepKind::AlembicCurrent,
+                                 StepEffect::Read, Phase::Migration, {}));
+    if (r.dry_run) {
+        // Offline mode renders the SQL without touching the database (reference §5); it needs
+        // an explicit range and assumes the database is at head.
+        steps.push_back(kubectl_step(s, alembic_args(s, {"downgrade", "head:" + target, "--sql"}),
+                                     StepKind::Generic, StepEffect::Read, Phase::Migration, {}));
+        notes.emplace_back("alembic downgrade (a dry run only renders the SQL)");
+        return steps;
+    }
+    steps.push_back(kubectl_step(s, alembic_args(s, {"downgrade", target}),
+                                 StepKind::AlembicDowngrade, StepEffect::Change, Phase::Migration,
+                                 {}));
+    return steps;
+}
+
+}  // namespace
+
+core::Step observe_step(const core::Settings& settings, std::string_view name) {
+    return kubectl_step(settings,
+                        {"get", "deployment", std::string(name), "-n",
+                         settings.kubernetes.namespace_name, "-o", "json"},
+                        StepKind::Generic, StepEffect::Read, Phase::Observe, std::string(name));
+}
+
+core::Result<core::Plan> plan_rollback(const core::Settings& s,
+                                       const core::RollbackRequest& r,
+                                       const core::ClusterSnapshot& before) {
+    core::Plan plan;
+    plan.request = r;
+    plan.before = before;
+    switch (r.action) {
+        case core::ActionKind::Full:
+        case core::ActionKind::Sha:
+            plan.steps.push_back(
+                script_step(s, r, r.sha ? std::vector<std::string>{*r.sha}
+                                        : std::vector<std::string>{}));
+            break;
+        case core::ActionKind::Frontend:
+            if (!r.sha) {
+                plan.steps.push_back(script_step(s, r, {"--frontend-only"}));
+                break;
+            }
+            [[fallthrough]];
+        case core::ActionKind::Backend: {
+            auto steps = deployment_steps(
+                s, r, r.action == core::ActionKind::Backend ? "backend" : "frontend", plan.notes);
+            if (!steps) {
+                return steps.error();
+            }
+            plan.steps = std::move(*steps);
+            break;
+        }
+        case core::ActionKind::Db:
+            plan.steps = db_steps(s, r, plan.notes);
+            break;
+    }
+    plan.id = core::plan_digest(r, before, plan.steps);
+    return plan;
+}
+
+}  // namespace rollbot::actions

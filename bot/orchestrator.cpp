@@ -1,0 +1,363 @@
+#include "bot/orchestrator.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace rollbot::core {
+namespace {
+
+namespace asio = boost::asio;
+constexpr auto use_awaitable = asio::use_awaitable;
+
+// For key="value" log fields: parser already refused control characters in commands.
+std::string log_quote(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+Orchestrator::Orchestrator(asio::any_io_executor executor, OrchestratorDeps deps)
+    : executor_(std::move(executor)), deps_(std::move(deps)), idle_(executor_) {}
+
+void Orchestrator::on_inbound(Inbound event) {
+    if (auto* cmd = std::get_if<SlashCommand>(&event)) {
+        spawn(handle_command(std::move(*cmd), deps_.clock.steady_now()), "command");
+        return;
+    }
+    const auto& reaction = std::get<ReactionEvent>(event);
+    deps_.log->debug("reaction.ignored user={} reaction={} ts={} (no approval is pending)",
+                     reaction.user, reaction.reaction, reaction.item.ts);
+}
+
+void Orchestrator::spawn(asio::awaitable<void> task, std::string name) {
+    ++active_;
+    asio::co_spawn(executor_, std::move(task),
+                   [this, name = std::move(name)](const std::exception_ptr& e) {
+                       task_done(name, e);
+                   });
+}
+
+void Orchestrator::task_done(const std::string& name, const std::exception_ptr& error) {
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& ex) {
+            deps_.log->error("task.failed name={} error={}", name, ex.what());
+        } catch (...) {
+            deps_.log->error("task.failed name={} error=unknown", name);
+        }
+    }
+    if (--active_ == 0) {
+        idle_.cancel();
+    }
+}
+
+asio::awaitable<void> Orchestrator::wait_idle() {
+    while (active_ > 0) {
+        idle_.expires_at(asio::steady_timer::time_point::max());
+        co_await idle_.async_wait(asio::as_tuple(use_awaitable));
+    }
+}
+
+RequestId Orchestrator::next_request_id() { return RequestId{fmt::format("R{}", next_id_++)}; }
+
+asio::awaitable<void> Orchestrator::reply(ReplyTarget to, std::string text) {
+    auto r = co_await deps_.chat.reply(std::move(to), Visibility::Ephemeral, std::move(text));
+    if (!r) {
+        deps_.log->warn("chat.reply failed error={}", r.error().message);
+    }
+}
+
+// Builds the message here: a braced temporary as a coroutine argument inside co_await is
+// miscompiled by GCC 12 (deploy/lint/coroutine_args.py explains and checks it).
+asio::awaitable<Result<MessageRef>> Orchestrator::post(ChannelId channel,
+                                                       std::optional<MessageTs> thread,
+                                                       std::string text) {
+    OutboundMessage message{std::move(channel), std::move(thread), std::move(text)};
+    co_return co_await deps_.chat.post(std::move(message));
+}
+
+asio::awaitable<void> Orchestrator::handle_command(SlashCommand cmd, std::chrono::steady_clock::time_point received) {
+    deps_.audit->info("command user={} channel={} text={}", cmd.user, cmd.channel,
+                      log_quote(cmd.text));
+    auto parsed = parse_command(cmd.text);
+    if (!parsed) {
+        if (cmd.channel != deps_.settings.slack.incidents_channel) {
+            co_await reply(cmd.reply, deps_.reporter.refused("rollbot takes commands only in",
+                                                             deps_.settings.slack.incidents_channel));
+            co_return;
+        }
+        deps_.audit->info("command.rejected user={} error={}", cmd.user,
+                          log_quote(parsed.error().message));
+        co_await reply(cmd.reply, deps_.reporter.usage_error(parsed.error().message));
+        co_return;
+    }
+    const Command command = *parsed;
+    if (!co_await allowed(cmd, command.kind)) {
+        co_return;
+    }
+    switch (command.kind) {
+        case CommandKind::Overview:
+            co_await show_status(std::move(cmd), true);
+            break;
+        case CommandKind::Help:
+            co_await reply(cmd.reply, deps_.reporter.help());
+            break;
+        case CommandKind::Status:
+            co_await show_status(std::move(cmd), false);
+            break;
+        case CommandKind::Rollback:
+            co_await rollback(std::move(cmd), command, received);
+            break;
+        case CommandKind::History:
+        case CommandKind::Verify:
+        case CommandKind::Advise:
+        case CommandKind::Cancel:
+        case CommandKind::Log:
+            co_await reply(cmd.reply,
+                           deps_.reporter.refused(fmt::format("'/rollback {}' is not available in "
+                                                              "this version of rollbot yet",
+                                                              to_string(command.kind))));
+            break;
+    }
+}
+
+asio::awaitable<bool> Orchestrator::allowed(SlashCommand cmd, CommandKind kind) {
+    UserInfo user{cmd.user, cmd.user_name, false, false};
+    auto info = co_await deps_.directory.user_info(cmd.user);
+    if (info) {
+        user = *info;
+    } else if (needs_operator(kind)) {
+        co_await reply(cmd.reply,
+                       deps_.reporter.refused("rollbot could not look you up, so it cannot check "
+                                              "that you may do this",
+                                              std::nullopt, info.error().message));
+        co_return false;
+    }
+    std::vector<UsergroupId> groups;
+    if (needs_operator(kind)) {
+        for (const auto& g : deps_.settings.access.operators.usergroups) {
+            auto members = co_await deps_.directory.usergroup_members(g);
+            if (members && std::find(members->begin(), members->end(), cmd.user) !=
+                               members->end()) {
+                groups.push_back(g);
+            } else if (!members) {
+                deps_.log->warn("access.usergroup_lookup_failed group={} error={}", g,
+                                members.error().message);
+            }
+        }
+    }
+    const auto decision = decide_access(deps_.settings, cmd.channel, user, kind, groups);
+    if (decision.verdict == AccessVerdict::Allowed) {
+        co_return true;
+    }
+    deps_.audit->info("command.refused user={} channel={} kind={} why={}", cmd.user, cmd.channel,
+                      to_string(kind), log_quote(decision.reason));
+    std::optional<ChannelId> where;
+    if (decision.verdict == AccessVerdict::WrongChannel) {
+        where = deps_.settings.slack.incidents_channel;
+    }
+    std::string text = deps_.reporter.refused(decision.reason, where);
+    co_await reply(cmd.reply, std::move(text));
+    co_return false;
+}
+
+asio::awaitable<void> Orchestrator::show_status(SlashCommand cmd, bool with_help) {
+    std::vector<DeploymentStatus> deployments;
+    for (const auto& [name, config] : deps_.settings.kubernetes.deployments) {
+        auto state = co_await deps_.runbook.observe(name);
+        deployments.push_back(DeploymentStatus{
+            name, state ? std::optional(*state) : std::nullopt,
+            state ? std::string{} : state.error().message});
+    }
+    std::vector<ActiveRun> runs;
+    for (const auto& [id, run] : runs_) {
+        runs.push_back(ActiveRun{id, describe(run.plan.request), run.requester,
+                                 std::string(to_string(run.state)), run.received_at});
+    }
+    std::string text = deps_.reporter.status(deployments, runs, deps_.clock.now());
+    if (with_help) {
+        text = deps_.reporter.help() + "\n" + text;
+    }
+    co_await reply(cmd.reply, std::move(text));
+}
+
+asio::awaitable<void> Orchestrator::refuse_for_approval(SlashCommand cmd, Command command) {
+    const auto& request = *command.rollback;
+    auto plan = deps_.runbook.plan(request, ClusterSnapshot{});
+    std::string steps;
+    if (plan) {
+        for (std::size_t i = 0; i < plan->steps.size(); ++i) {
+            steps += fmt::format("\n{}. {}", i + 1, display_command(plan->steps[i]));
+        }
+    }
+    deps_.audit->info("rollback.needs_approval user={} request={}", cmd.user,
+                      log_quote(describe(request)));
+    co_await reply(
+        cmd.reply,
+        deps_.reporter.refused(
+            fmt::format("{} needs approval (approvals.{}): a DBA or Engineering Lead must "
+                        "approve it, and approval by reaction is not available in this version "
+                        "yet",
+                        describe(request), to_string(request.action)),
+            std::nullopt, "The plan would be:" + steps));
+}
+
+asio::awaitable<void> Orchestrator::rollback(SlashCommand cmd, Command command,
+                                             std::chrono::steady_clock::time_point received) {
+    RollbackRequest request = *command.rollback;
+    request.dry_run = request.dry_run || deps_.force_dry_run;
+    if (!request.dry_run && deps_.settings.approval_for(request.action) != nullptr) {
+        co_await refuse_for_approval(std::move(cmd), std::move(command));
+        co_return;
+    }
+    const RequestId id = next_request_id();
+    const LockHolder holder{id, describe(request), cmd.user, deps_.clock.now()};
+    if (!request.dry_run) {
+        if (auto busy = locks_.try_acquire(lock_targets(request.action), holder)) {
+            const auto& by = busy->holder;
+            const auto age = std::chrono::duration_cast<Duration>(deps_.clock.now() - by.since);
+            std::string text = deps_.reporter.busy(busy->target, by.id, by.what, by.user, age);
+            co_await reply(cmd.reply, std::move(text));
+            co_return;
+        }
+    }
+    Run& run = runs_[id];
+    run.id = id;
+    run.requester = cmd.user;
+    run.channel = deps_.settings.slack.incidents_channel;
+    run.reason = command.reason;
+    run.received_at = holder.since;
+    run.marks.received = received;
+    run.plan.request = request;
+    deps_.audit->info("rollback.requested id={} user={} request={} dry_run={} reason={}", id,
+                      cmd.user, log_quote(describe(request)), request.dry_run,
+                      log_quote(command.reason.value_or("")));
+    auto before = co_await observe(affected_deployments(request.action), id);
+    auto plan = deps_.runbook.plan(request, before);
+    if (!plan) {
+        locks_.release(id);
+        runs_.erase(id);
+        co_await reply(cmd.reply, deps_.reporter.refused(plan.error().message));
+        co_return;
+    }
+    run.plan = std::move(*plan);
+    co_await execute(id);
+}
+
+asio::awaitable<ClusterSnapshot> Orchestrator::observe(std::vector<std::string> names,
+                                                       RequestId id) {
+    ClusterSnapshot snapshot;
+    for (const auto& name : names) {
+        auto state = co_await deps_.runbook.observe(name);
+        if (state) {
+            snapshot.deployments[name] = *state;
+        } else {
+            deps_.log->warn("rollback.observe_failed id={} deployment={} error={}", id, name,
+                            state.error().message);
+        }
+    }
+    co_return snapshot;
+}
+
+asio::awaitable<void> Orchestrator::update_card(RequestId id, std::string status) {
+    Run& run = runs_.at(id);
+    if (!run.card) {
+        co_return;
+    }
+    auto r = co_await deps_.chat.update(*run.card, deps_.reporter.request_card(run, status));
+    if (!r) {
+        deps_.log->warn("chat.update failed id={} error={}", id, r.error().message);
+    }
+}
+
+asio::awaitable<void> Orchestrator::execute(RequestId id) {
+    Run& run = runs_.at(id);
+    auto card = co_await post(run.channel, std::nullopt,
+                              deps_.reporter.request_card(run, "starting"));
+    if (card) {
+        run.card = *card;
+    } else {
+        deps_.log->warn("chat.post failed id={} error={}", id, card.error().message);
+    }
+    const auto& steps = run.plan.steps;
+    for (std::size_t i = 0; i < steps.size() && run.state == RunState::Running; ++i) {
+        const Step& step = steps[i];
+        if (step.effect == StepEffect::Change && !run.marks.first_action) {
+            run.marks.first_action = deps_.clock.steady_now();
+        }
+        co_await update_card(id, fmt::format("running step {}/{}: `{}`", i + 1, steps.size(),
+                                             display_command(step)));
+        StepResult result = co_await deps_.runbook.run(step);
+        deps_.audit->info("rollback.step id={} n={} command={} outcome={} exit={} "
+                          "duration_ms={} digest={}",
+                          id, i + 1, log_quote(display_command(step)), to_string(result.outcome),
+                          result.exit_code ? std::to_string(*result.exit_code) : "none",
+                          result.duration.count(), result.output_digest);
+        run.results.push_back(std::move(result));
+        const StepResult& done = run.results.back();
+        if (done.ok() && step.phase == Phase::Script) {
+            run.marks.script_done = deps_.clock.steady_now();
+        }
+        if (done.ok() && step.phase == Phase::Rollout) {
+            run.marks.rollout_done = deps_.clock.steady_now();
+        }
+        if (run.card) {
+            auto posted = co_await post(run.channel, run.card->ts,
+                                        deps_.reporter.step_line(run, run.results.size() - 1));
+            if (!posted) {
+                deps_.log->warn("chat.post failed id={} error={}", id, posted.error().message);
+            }
+        }
+        if (done.outcome == StepOutcome::NoChange) {
+            run.state = RunState::NoChange;
+        } else if (done.outcome == StepOutcome::Cancelled) {
+            run.state = RunState::Cancelled;
+        } else if (!done.ok()) {
+            run.state = RunState::Failed;
+        }
+    }
+    co_await finish(id);
+}
+
+asio::awaitable<void> Orchestrator::finish(RequestId id) {
+    Run& run = runs_.at(id);
+    if (run.state == RunState::Running) {
+        run.state = run.plan.request.dry_run ? RunState::DryRun : RunState::Succeeded;
+    }
+    run.after = co_await observe(affected_deployments(run.plan.request.action), id);
+    if (run.state == RunState::Succeeded) {
+        run.health = co_await deps_.verifier.check_health();
+        if (run.health->healthy) {
+            run.marks.healthy = deps_.clock.steady_now();
+        }
+    }
+    run.marks.finished = deps_.clock.steady_now();
+    auto report = co_await post(run.channel, std::nullopt, deps_.reporter.final_report(run));
+    if (!report) {
+        deps_.log->error("rollback.report_not_posted id={} error={}", id, report.error().message);
+    }
+    co_await update_card(id, deps_.reporter.final_status(run));
+    deps_.audit->info("rollback.finished id={} state={} restored={} health={} elapsed_ms={}", id,
+                      to_string(run.state), run.restored(),
+                      log_quote(run.health ? run.health->detail : "not checked"),
+                      std::chrono::duration_cast<Duration>(*run.marks.finished -
+                                                           run.marks.received)
+                          .count());
+    locks_.release(id);
+    runs_.erase(id);
+}
+
+}  // namespace rollbot::core

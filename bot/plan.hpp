@@ -81,6 +81,7 @@ struct Plan {
     RollbackRequest request;
     ClusterSnapshot before;
     std::vector<Step> steps;
+    std::vector<std::string> notes;  // what the plan deliberately leaves out, for people
 
     bool operator==(const Plan&) const = default;
 };

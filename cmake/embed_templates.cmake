@@ -1,5 +1,6 @@
 # Writes a C++ source that holds every template file as a raw string literal.
-# Usage: cmake -DOUTPUT=<file.cpp> -DINPUTS=<a;b;c> -P embed_templates.cmake
+# Usage: cmake -DOUTPUT=<file.cpp> -DINPUTS=<a|b|c> -P embed_templates.cmake
+string(REPLACE "|" ";" INPUTS "${INPUTS}")
 set(body "// Generated from templates/*.mustache by cmake/embed_templates.cmake. Do not edit.\n")
 string(APPEND body "#include \"templates/renderer.hpp\"\n\nnamespace rollbot::templates {\n\n")
 string(APPEND body "const std::vector<BuiltinTemplate>& builtin_templates() {\n")

@@ -1,1 +1,249 @@
-int main() { return 0; }
+// fake_erp: the PreSkool ERP service's health endpoint and its Prometheus, answering from the
+// simulated cluster (test/fakes/cluster_state.hpp) that the fake kubectl changes.
+//
+//   fake_erp --port N --cluster <state.json>     (N = 0: an ephemeral port)
+//
+// Prints "listening 127.0.0.1:<port>" once it accepts connections; stops on SIGTERM/SIGINT.
+//   GET  /api/v1/health   200 {"status":"ok"}, or 503 {"status":"degraded"} while the backend's
+//                         current image is in bad_images
+//   GET|POST /api/v1/query   Prometheus instant-query envelope (reference §6): the error rate
+//                         for queries on http_req_failed, p95 seconds for histogram_quantile
+// The state file is re-read (under its shared lock) for every request; state["erp"] overrides
+// the answers: {"health_code": 500, "error_rate": "NaN", "p95": null (empty vector)}.
+
+#include "test/fakes/cluster_state.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <string>
+
+namespace rollbot::fakes {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::seconds kIdleTimeout{30};  // a client that stalls must not pin a session
+
+std::string url_decode(std::string_view in) {
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '+') {
+            out += ' ';
+        } else if (in[i] == '%' && i + 2 < in.size()) {
+            out += static_cast<char>(
+                std::strtol(std::string(in.substr(i + 1, 2)).c_str(), nullptr, 16));
+            i += 2;
+        } else {
+            out += in[i];
+        }
+    }
+    return out;
+}
+
+// The value of `key` in an application/x-www-form-urlencoded string.
+std::optional<std::string> form_value(std::string_view form, std::string_view key) {
+    while (!form.empty()) {
+        const auto amp = form.find('&');
+        const std::string_view pair = form.substr(0, amp);
+        const auto eq = pair.find('=');
+        if (url_decode(pair.substr(0, eq)) == key) {
+            return eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
+        }
+        form = amp == std::string_view::npos ? std::string_view() : form.substr(amp + 1);
+    }
+    return std::nullopt;
+}
+
+Response reply(const Request& req, http::status status, std::string body, std::string_view type) {
+    Response res{status, req.version()};
+    res.set(http::field::server, "fake_erp");
+    res.set(http::field::content_type, type);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    res.keep_alive(req.keep_alive());
+    return res;
+}
+
+Response health(const Request& req, const Json& state) {
+    const bool bad = deployment_is_bad(state, "backend");
+    const Json erp = state.value("erp", Json::object());
+    const int code = erp.value("health_code", bad ? 503 : 200);
+    const Json body{{"status", code >= 200 && code < 300 ? "ok" : "degraded"}};
+    return reply(req, static_cast<http::status>(code), body.dump(), "application/json");
+}
+
+Response query(const Request& req, const Json& state, std::string_view query_string) {
+    std::optional<std::string> promql = form_value(query_string, "query");
+    if (!promql && req.method() == http::verb::post) {
+        promql = form_value(req.body(), "query");
+    }
+    if (!promql || promql->empty()) {
+        const Json body{{"status", "error"},
+                        {"errorType", "bad_data"},
+                        {"error",
+                         "invalid parameter \"query\": 1:1: parse error: no expression found in "
+                         "input"}};
+        return reply(req, http::status::bad_request, body.dump(), "application/json");
+    }
+    const bool bad = deployment_is_bad(state, "backend");
+    const Json erp = state.value("erp", Json::object());
+    Json value;  // null: no series matched
+    if (promql->find("http_req_failed") != std::string::npos) {
+        value = erp.contains("error_rate") ? erp["error_rate"] : Json(bad ? "0.27" : "0.004");
+    } else if (promql->find("histogram_quantile") != std::string::npos) {
+        value = erp.contains("p95") ? erp["p95"] : Json(bad ? "2.8" : "0.35");
+    }
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    Json result = Json::array();
+    if (!value.is_null()) {
+        result.push_back(
+            {{"metric", Json::object()},
+             {"value",
+              Json::array(
+                  {static_cast<double>(static_cast<long long>(now * 1000)) / 1000, value})}});
+    }
+    const Json body{{"status", "success"},
+                    {"data", {{"resultType", "vector"}, {"result", result}}}};
+    return reply(req, http::status::ok, body.dump(), "application/json");
+}
+
+Response handle(const Request& req, const std::filesystem::path& cluster) {
+    const std::string_view target = req.target();
+    const auto qmark = target.find('?');
+    const std::string_view path = target.substr(0, qmark);
+    const std::string_view query_string =
+        qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
+    const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+    if (path != "/api/v1/health" && path != "/api/v1/query") {
+        return reply(req, http::status::not_found, "404 page not found\n", "text/plain");
+    }
+    if (!get && !(path == "/api/v1/query" && req.method() == http::verb::post)) {
+        return reply(req, http::status::method_not_allowed, "method not allowed\n", "text/plain");
+    }
+    Json state;
+    try {
+        StateLock lock(cluster, /*exclusive=*/false);
+        state = load_state(cluster);
+    } catch (const std::exception& e) {
+        return reply(
+            req, http::status::internal_server_error, std::string(e.what()) + "\n", "text/plain");
+    }
+    return path == "/api/v1/health" ? health(req, state) : query(req, state, query_string);
+}
+
+asio::awaitable<void> serve_session(tcp::socket socket, std::filesystem::path cluster) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    for (;;) {
+        stream.expires_after(kIdleTimeout);
+        Request req;
+        auto [read_error, read_bytes] = co_await http::async_read(stream, buffer, req, kUseTuple);
+        if (read_error) {
+            break;
+        }
+        Response res = handle(req, cluster);
+        const bool keep_alive = res.keep_alive();
+        auto [write_error, written] = co_await http::async_write(stream, res, kUseTuple);
+        if (write_error || !keep_alive) {
+            break;
+        }
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void on_task_done(const char* task, std::exception_ptr error) {
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fake_erp: %s: %s\n", task, e.what());
+        }
+    }
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor acceptor, std::filesystem::path cluster) {
+    for (;;) {
+        auto [accept_error, socket] = co_await acceptor.async_accept(kUseTuple);
+        if (accept_error == asio::error::operation_aborted || !acceptor.is_open()) {
+            co_return;
+        }
+        if (!accept_error) {
+            asio::co_spawn(acceptor.get_executor(),
+                           serve_session(std::move(socket), cluster),
+                           [](std::exception_ptr e) { on_task_done("session", e); });
+        }
+    }
+}
+
+int run(int argc, char** argv) {
+    std::string port_text = "0";
+    std::filesystem::path cluster;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        const bool has_next = i + 1 < argc;
+        if (arg == "--port" && has_next) {
+            port_text = argv[++i];
+        } else if (arg.rfind("--port=", 0) == 0) {
+            port_text = arg.substr(7);
+        } else if (arg == "--cluster" && has_next) {
+            cluster = argv[++i];
+        } else if (arg.rfind("--cluster=", 0) == 0) {
+            cluster = arg.substr(10);
+        } else {
+            std::fprintf(stderr, "usage: fake_erp --port N --cluster <state.json>\n");
+            return 2;
+        }
+    }
+    char* end = nullptr;
+    const long port = std::strtol(port_text.c_str(), &end, 10);
+    if (cluster.empty() || *end != '\0' || port < 0 || port > 65535) {
+        std::fprintf(stderr, "usage: fake_erp --port N --cluster <state.json>\n");
+        return 2;
+    }
+    asio::io_context io;
+    tcp::acceptor acceptor(
+        io, {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+    std::printf("listening 127.0.0.1:%u\n",
+                static_cast<unsigned>(acceptor.local_endpoint().port()));
+    std::fflush(stdout);
+    asio::signal_set signals(io, SIGTERM, SIGINT);
+    signals.async_wait([&io](const beast::error_code&, int) { io.stop(); });
+    asio::co_spawn(io, accept_loop(std::move(acceptor), cluster), [](std::exception_ptr e) {
+        on_task_done("accept loop", e);
+    });
+    io.run();
+    return 0;
+}
+
+}  // namespace
+}  // namespace rollbot::fakes
+
+int main(int argc, char** argv) {
+    try {
+        return rollbot::fakes::run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "fake_erp: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,222 @@
+// Golden texts: what on-call engineers read in #preskool-incidents.
+#include "bot/reporter.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace rollbot::core {
+namespace {
+
+using ::testing::HasSubstr;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class Messages : public ::testing::Test {
+protected:
+    Messages() : renderer_(templates::Renderer::builtin()), reporter_(renderer_, settings_) {
+        settings_.kubernetes.namespace_name = "preskool";
+    }
+
+    static DeploymentState deployment(std::string name, std::string tag, std::int64_t revision) {
+        DeploymentState d;
+        d.name = std::move(name);
+        d.tag = tag;
+        d.image = "ghcr.io/your-org/preskool-" + d.name + ":" + tag;
+        d.revision = revision;
+        d.desired = 2;
+        d.ready = 2;
+        return d;
+    }
+
+    core::Run backend_run() {
+        core::Run run;
+        run.id = RequestId{"R7"};
+        run.requester = UserId{"U0ALICE"};
+        run.channel = ChannelId{"C0INCIDENTS"};
+        run.reason = "error rate spike";
+        run.plan.id = "1a2b3c4d";
+        run.plan.request = RollbackRequest{ActionKind::Backend, std::string("abc1234f"), {}, false};
+        run.plan.before.deployments["backend"] = deployment("backend", "e4d5c6b7", 3);
+        run.after.deployments["backend"] = deployment("backend", "abc1234f", 4);
+        Step set;
+        set.argv = {"kubectl", "set", "image", "deployment/backend",
+                    "backend=ghcr.io/your-org/preskool-backend:abc1234f", "-n", "preskool"};
+        Step status;
+        status.argv = {"kubectl", "rollout", "status", "deployment/backend", "-n", "preskool",
+                       "--timeout=120s"};
+        run.plan.steps = {set, status};
+        const auto t0 = std::chrono::steady_clock::time_point{} + seconds(1000);
+        run.marks.received = t0;
+        run.marks.finished = t0 + seconds(42);
+        return run;
+    }
+
+    Settings settings_;
+    templates::Renderer renderer_;
+    Reporter reporter_;
+};
+
+TEST_F(Messages, RollbackExecutedIsTheRunbookBlock) {
+    core::Run run = backend_run();
+    run.state = RunState::Succeeded;
+    run.health = HealthCheck{true, 200, milliseconds(35), "200 OK in 35 ms"};
+    EXPECT_EQ(reporter_.final_report(run),
+              "⏪ ROLLBACK EXECUTED\n"
+              "━━━━━━━━━━━━━━━━━━━━\n"
+              "Rolled back from: e4d5c6b7\n"
+              "Rolled back to:   abc1234f\n"
+              "Reason:           error rate spike\n"
+              "Status:           ✅ Service restored\n"
+              "Time elapsed:     0.7 minutes\n"
+              "Next Step:        Root cause investigation\n"
+              "━━━━━━━━━━━━━━━━━━━━\n"
+              "On-Call: <@U0ALICE>\n");
+}
+
+TEST_F(Messages, UnhealthyServiceIsStillInvestigating) {
+    core::Run run = backend_run();
+    run.state = RunState::Succeeded;
+    run.reason.reset();
+    run.health = HealthCheck{false, 503, milliseconds(12), "503 in 12 ms"};
+    const auto text = reporter_.final_report(run);
+    EXPECT_THAT(text, HasSubstr("Status:           🔴 Still investigating\n"));
+    EXPECT_THAT(text, HasSubstr("Reason:           not given\n"));
+    EXPECT_THAT(text, HasSubstr("503 in 12 ms"));
+}
+
+TEST_F(Messages, FullRollbackNamesBothTagsWhenTheyDiffer) {
+    core::Run run = backend_run();
+    run.plan.request = RollbackRequest{ActionKind::Full, std::nullopt, {}, false};
+    run.plan.before.deployments["frontend"] = deployment("frontend", "5e6f7a8b", 2);
+    run.after.deployments["frontend"] = deployment("frontend", "1a2b3c4d", 3);
+    run.after.deployments["backend"] = deployment("backend", "9f8e7d6c", 4);
+    run.state = RunState::Succeeded;
+    run.health = HealthCheck{true, 200, milliseconds(5), "200"};
+    const auto text = reporter_.final_report(run);
+    EXPECT_THAT(text, HasSubstr("Rolled back from: backend e4d5c6b7, frontend 5e6f7a8b\n"));
+    EXPECT_THAT(text, HasSubstr("Rolled back to:   backend 9f8e7d6c, frontend 1a2b3c4d\n"));
+}
+
+TEST_F(Messages, FailureShowsStepCommandExitCodeAndOutput) {
+    core::Run run = backend_run();
+    run.state = RunState::Failed;
+    run.after = run.plan.before;
+    StepResult ok;
+    ok.outcome = StepOutcome::Succeeded;
+    ok.summary = "deployment.apps/backend image updated";
+    StepResult bad;
+    bad.outcome = StepOutcome::Failed;
+    bad.exit_code = 1;
+    bad.duration = milliseconds(2500);
+    bad.summary = "the rollout did not finish within 120s";
+    bad.output = "Waiting for deployment...\nerror: timed out waiting for the condition";
+    run.results = {ok, bad};
+    const auto text = reporter_.final_report(run);
+    EXPECT_THAT(text, HasSubstr("🔴 ROLLBACK FAILED — backend rollback to abc1234f (R7)"));
+    EXPECT_THAT(text, HasSubstr("Failed step:      2/2 `kubectl rollout status deployment/backend "
+                                "-n preskool --timeout=120s`"));
+    EXPECT_THAT(text, HasSubstr("Exit code:        1 after 2.5 s"));
+    EXPECT_THAT(text, HasSubstr("```\nWaiting for deployment...\nerror: timed out waiting for the "
+                                "condition\n```"));
+    EXPECT_THAT(text, ::testing::Not(HasSubstr("ROLLBACK EXECUTED")));
+}
+
+TEST_F(Messages, DryRunSaysNothingChanged) {
+    core::Run run = backend_run();
+    run.state = RunState::DryRun;
+    run.plan.request.dry_run = true;
+    run.plan.steps.resize(1);
+    run.plan.notes = {"kubectl rollout status deployment/backend (nothing rolls out in a dry run)"};
+    StepResult r;
+    r.outcome = StepOutcome::Succeeded;
+    r.summary = "deployment.apps/backend image updated (server dry run)";
+    run.results = {r};
+    run.after = run.plan.before;
+    const auto text = reporter_.final_report(run);
+    EXPECT_THAT(text, HasSubstr("🧪 DRY RUN — nothing changed"));
+    EXPECT_THAT(text, HasSubstr("1. `kubectl set image deployment/backend "
+                                "backend=ghcr.io/your-org/preskool-backend:abc1234f -n preskool` → "
+                                "deployment.apps/backend image updated (server dry run)"));
+    EXPECT_THAT(text, HasSubstr("Not run in a dry run: kubectl rollout status"));
+    EXPECT_THAT(text, ::testing::Not(HasSubstr("ROLLBACK EXECUTED")));
+}
+
+TEST_F(Messages, RequestCardListsThePlan) {
+    core::Run run = backend_run();
+    const auto text = reporter_.request_card(run, "running step 1/2");
+    EXPECT_EQ(text,
+              "⏳ *backend rollback to abc1234f* — R7, requested by <@U0ALICE>\n"
+              "Reason: error rate spike\n"
+              "Deployed now: e4d5c6b7\n"
+              "Plan 1a2b3c4d:\n"
+              "1. `kubectl set image deployment/backend "
+              "backend=ghcr.io/your-org/preskool-backend:abc1234f -n preskool`\n"
+              "2. `kubectl rollout status deployment/backend -n preskool --timeout=120s`\n"
+              "Status: running step 1/2\n");
+}
+
+TEST_F(Messages, ReasonIsEscapedEverywhere) {
+    core::Run run = backend_run();
+    run.reason = "<!channel> look";
+    run.state = RunState::Succeeded;
+    run.health = HealthCheck{true, 200, milliseconds(1), ""};
+    EXPECT_THAT(reporter_.final_report(run), HasSubstr("&lt;!channel&gt; look"));
+    EXPECT_THAT(reporter_.request_card(run, "x"), HasSubstr("&lt;!channel&gt; look"));
+}
+
+TEST_F(Messages, StepLine) {
+    core::Run run = backend_run();
+    StepResult r;
+    r.outcome = StepOutcome::Succeeded;
+    r.summary = "deployment.apps/backend image updated";
+    r.duration = milliseconds(120);
+    run.results = {r};
+    EXPECT_EQ(reporter_.step_line(run, 0),
+              "✅ 1/2 `kubectl set image deployment/backend "
+              "backend=ghcr.io/your-org/preskool-backend:abc1234f -n preskool` — "
+              "deployment.apps/backend image updated (0.1 s)\n");
+}
+
+TEST_F(Messages, StatusListsDeploymentsAndRuns) {
+    std::vector<DeploymentStatus> ds{{"backend", deployment("backend", "e4d5c6b7", 3), ""},
+                                     {"frontend", std::nullopt, "kubectl: connection refused"}};
+    const auto now = std::chrono::system_clock::time_point{} + seconds(100000);
+    std::vector<ActiveRun> runs{
+        {RequestId{"R2"}, "backend rollback", UserId{"U0BOB"}, "running", now - seconds(75)}};
+    const auto text = reporter_.status(ds, runs, now);
+    EXPECT_THAT(text, HasSubstr("• *backend*: e4d5c6b7 (revision 3, 2/2 ready)"));
+    EXPECT_THAT(text, HasSubstr("• *frontend*: unknown: kubectl: connection refused"));
+    EXPECT_THAT(text, HasSubstr("R2 backend rollback by <@U0BOB>: running since 1m 15s ago"));
+    EXPECT_THAT(reporter_.status(ds, {}, now), HasSubstr("No rollback is running."));
+}
+
+TEST_F(Messages, UsageErrorAndRefusal) {
+    EXPECT_THAT(reporter_.usage_error("unknown command 'x'"),
+                HasSubstr("⚠️ unknown command 'x'\nNothing was run. Usage:\n```\n/rollback full"));
+    EXPECT_EQ(reporter_.refused("rollbot takes commands only in", ChannelId{"C0INCIDENTS"}),
+              "🚫 rollbot takes commands only in <#C0INCIDENTS>\nNothing was run.\n");
+}
+
+TEST_F(Messages, BusyNamesTheHolderAsAMention) {
+    EXPECT_EQ(reporter_.busy("backend", RequestId{"R1"}, "backend rollback", UserId{"U0ALICE"},
+                             seconds(75)),
+              "🚫 backend is busy: R1 (backend rollback) by <@U0ALICE>, started 1m 15s ago.\n"
+              "One rollback at a time per target: wait for it to finish, or talk to <@U0ALICE>.\n"
+              "Nothing was run.\n");
+}
+
+TEST(FormatElapsed, RunbookMinutes) {
+    EXPECT_EQ(format_elapsed(seconds(42)), "0.7 minutes");
+    EXPECT_EQ(format_elapsed(seconds(0)), "0.0 minutes");
+    EXPECT_EQ(format_elapsed(std::chrono::minutes(12)), "12 minutes");
+    EXPECT_EQ(format_duration(milliseconds(420)), "0.4 s");
+    EXPECT_EQ(format_duration(seconds(125)), "2m 05s");
+}
+
+TEST(Mention, OnlyValidUserIdsBecomeMentions) {
+    EXPECT_EQ(mention(UserId{"U0ALICE"}), "<@U0ALICE>");
+    EXPECT_EQ(mention(UserId{"<!channel>"}), "&lt;!channel&gt;");
+}
+
+}  // namespace
+}  // namespace rollbot::core

@@ -1,0 +1,46 @@
+#pragma once
+
+#include "bot/process.hpp"
+#include "bot/runbook.hpp"
+#include "bot/settings.hpp"
+
+#include <spdlog/logger.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rollbot::actions {
+
+using Environment = std::vector<std::pair<std::string, std::string>>;
+
+/// The environment every child starts from: a few variables of the daemon's own (PATH, HOME,
+/// locale, TZ, TMPDIR, USER) and KUBECONFIG when the config names one. Nothing else leaks.
+[[nodiscard]] Environment child_environment(const core::Settings& settings, char** daemon_env);
+
+/// The runbook through kubectl and scripts/rollback.sh, run by a ProcessRunner.
+class KubectlRunbook final : public core::Runbook {
+public:
+    KubectlRunbook(const core::Settings& settings,
+                   core::ProcessRunner& runner,
+                   Environment base_env,
+                   std::shared_ptr<spdlog::logger> log);
+
+    boost::asio::awaitable<core::Result<core::DeploymentState>> observe(
+        std::string deployment) override;
+    [[nodiscard]] core::Result<core::Plan> plan(const core::RollbackRequest& request,
+                                                const core::ClusterSnapshot& before) const override;
+    boost::asio::awaitable<core::StepResult> run(core::Step step) override;
+    void cancel_all() override;
+
+private:
+    boost::asio::awaitable<core::Result<core::ProcessOutput>> spawn(core::Step step);
+
+    const core::Settings& settings_;
+    core::ProcessRunner& runner_;
+    Environment base_env_;
+    std::shared_ptr<spdlog::logger> log_;
+};
+
+}  // namespace rollbot::actions

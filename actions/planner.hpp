@@ -1,0 +1,22 @@
+#pragma once
+
+#include "bot/command.hpp"
+#include "bot/plan.hpp"
+#include "bot/result.hpp"
+#include "bot/settings.hpp"
+
+#include <string_view>
+
+namespace rollbot::actions {
+
+/// Turns a request into the runbook's commands (argv lists with timeouts and phases). Pure.
+/// kubectl changes get `--dry-run=server` in a dry run, the script gets `DRY_RUN=true`, and
+/// nothing that waits for a rollout runs in a dry run (nothing rolls out).
+[[nodiscard]] core::Result<core::Plan> plan_rollback(const core::Settings& settings,
+                                                     const core::RollbackRequest& request,
+                                                     const core::ClusterSnapshot& before);
+
+/// `kubectl get deployment <d> -n <ns> -o json`: how rollbot reads the current image.
+[[nodiscard]] core::Step observe_step(const core::Settings& settings, std::string_view deployment);
+
+}  // namespace rollbot::actions

@@ -1,0 +1,77 @@
+#pragma once
+
+#include "bot/run.hpp"
+#include "bot/settings.hpp"
+
+#include "templates/renderer.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rollbot::core {
+
+/// `<@U…>` for a Slack user id (which renders as a mention), else the escaped text.
+[[nodiscard]] std::string mention(const UserId& user);
+/// The runbook's "Time elapsed: <N> minutes" value: "0.7 minutes", "12 minutes".
+[[nodiscard]] std::string format_elapsed(Duration elapsed);
+/// A step's duration for people: "0.4 s", "12.3 s", "2m 05s".
+[[nodiscard]] std::string format_duration(Duration d);
+
+/// One deployment's line in `/rollback status`.
+struct DeploymentStatus {
+    std::string name;
+    std::optional<DeploymentState> state;
+    std::string error;  // why it could not be read
+};
+
+/// One rollback in progress, for `/rollback status` and lock refusals.
+struct ActiveRun {
+    RequestId id;
+    std::string request;  // describe(request)
+    UserId requester;
+    std::string state;
+    std::chrono::system_clock::time_point since;
+};
+
+/// Turns domain values into message text through the templates. Pure: no I/O.
+class Reporter {
+public:
+    Reporter(const templates::Renderer& renderer, const Settings& settings);
+
+    /// The in-channel request message; edited in place as the run progresses.
+    [[nodiscard]] std::string request_card(const Run& run, std::string_view status) const;
+    /// One finished step, posted in the request's thread.
+    [[nodiscard]] std::string step_line(const Run& run, std::size_t index) const;
+    /// The report when a run ends: ROLLBACK EXECUTED, FAILED, NOTHING ROLLED BACK or DRY RUN.
+    [[nodiscard]] std::string final_report(const Run& run) const;
+    /// A one-word status for the request card when the run ends.
+    [[nodiscard]] std::string final_status(const Run& run) const;
+
+    [[nodiscard]] std::string usage_error(std::string_view message) const;
+    [[nodiscard]] std::string refused(std::string_view message,
+                                      const std::optional<ChannelId>& channel = std::nullopt,
+                                      std::string_view detail = {}) const;
+    /// Why a rollback cannot start now: who holds the target, for what, since when.
+    [[nodiscard]] std::string busy(const std::string& target, const RequestId& id,
+                                   const std::string& what, const UserId& holder,
+                                   Duration age) const;
+    [[nodiscard]] std::string help() const;
+    [[nodiscard]] std::string status(const std::vector<DeploymentStatus>& deployments,
+                                     const std::vector<ActiveRun>& runs,
+                                     std::chrono::system_clock::time_point now) const;
+
+    /// "e4d5c6b7" or "backend e4d5c6b7, frontend 5e6f7a8b" (design §4 "from" and "to").
+    [[nodiscard]] static std::string tags(const ClusterSnapshot& snapshot,
+                                          const std::vector<std::string>& names);
+
+private:
+    [[nodiscard]] templates::Data common(const Run& run) const;
+
+    const templates::Renderer& renderer_;
+    const Settings& settings_;
+};
+
+}  // namespace rollbot::core

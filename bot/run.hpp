@@ -1,0 +1,58 @@
+#pragma once
+
+#include "bot/chat.hpp"
+#include "bot/ids.hpp"
+#include "bot/plan.hpp"
+#include "bot/runbook.hpp"
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rollbot::core {
+
+enum class RunState {
+    Running,
+    Succeeded,  // every step succeeded: ROLLBACK EXECUTED (status from verification)
+    NoChange,   // a step reported that nothing changed
+    Failed,
+    DryRun,     // nothing changed on purpose
+    Cancelled,
+};
+
+[[nodiscard]] std::string_view to_string(RunState state);
+
+/// When each runbook phase ended, measured on the monotonic clock from the command's arrival.
+struct PhaseMarks {
+    std::chrono::steady_clock::time_point received;
+    std::optional<std::chrono::steady_clock::time_point> first_action;
+    std::optional<std::chrono::steady_clock::time_point> script_done;   // script/undo/set image
+    std::optional<std::chrono::steady_clock::time_point> rollout_done;  // pods healthy
+    std::optional<std::chrono::steady_clock::time_point> healthy;       // health endpoint 2xx
+    std::optional<std::chrono::steady_clock::time_point> finished;
+};
+
+/// Everything known about one rollback request, from command to report.
+struct Run {
+    RequestId id;
+    UserId requester;
+    ChannelId channel;
+    std::optional<std::string> reason;
+    Plan plan;
+    std::vector<StepResult> results;  // one per step that ran, in order
+    ClusterSnapshot after;
+    std::map<std::string, std::string> unreadable;  // deployment -> why it could not be read
+    std::optional<HealthCheck> health;
+    RunState state = RunState::Running;
+    std::chrono::system_clock::time_point received_at;
+    PhaseMarks marks;
+    std::optional<MessageRef> card;  // the request message; progress goes into its thread
+
+    [[nodiscard]] bool restored() const {
+        return state == RunState::Succeeded && health && health->healthy;
+    }
+};
+
+}  // namespace rollbot::core
