@@ -2,6 +2,8 @@
 // word, a commit SHA, an alembic revision or a request id is an error, never a guess.
 #include "bot/command.hpp"
 
+#include "bot/text.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -84,23 +86,6 @@ std::optional<Error> reject_non_ascii(std::string_view token) {
         found->second));
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) {
-        row[j] = j;
-    }
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diag = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
-
 constexpr std::array<std::string_view, 13> kWords{"full",
                                                    "backend",
                                                    "frontend",
@@ -116,16 +101,8 @@ constexpr std::array<std::string_view, 13> kWords{"full",
                                                    "--reason"};
 
 std::string suggestion(std::string_view word) {
-    std::string best;
-    std::size_t best_distance = 3;
-    for (auto candidate : kWords) {
-        const auto d = edit_distance(lower(word), candidate);
-        if (d < best_distance) {
-            best_distance = d;
-            best = candidate;
-        }
-    }
-    return best.empty() ? std::string{} : fmt::format(" (did you mean '{}'?)", best);
+    auto best = closest_word(word, std::vector<std::string_view>(kWords.begin(), kWords.end()));
+    return best ? fmt::format(" (did you mean '{}'?)", *best) : std::string{};
 }
 
 bool is_hex(std::string_view s) {

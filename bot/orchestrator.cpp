@@ -12,7 +12,6 @@ namespace rollbot::core {
 namespace {
 
 namespace asio = boost::asio;
-constexpr auto use_awaitable = asio::use_awaitable;
 
 // For key="value" log fields: parser already refused control characters in commands.
 std::string log_quote(std::string_view text) {
@@ -67,7 +66,7 @@ void Orchestrator::task_done(const std::string& name, const std::exception_ptr& 
 asio::awaitable<void> Orchestrator::wait_idle() {
     while (active_ > 0) {
         idle_.expires_at(asio::steady_timer::time_point::max());
-        co_await idle_.async_wait(asio::as_tuple(use_awaitable));
+        co_await idle_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }
 

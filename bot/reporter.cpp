@@ -175,6 +175,9 @@ std::string Reporter::final_report(const Run& run) const {
         return renderer_.render("executed", d);
     }
     if (run.state == RunState::DryRun) {
+        // Nothing changed, so "after" is "before": say where it would have gone instead.
+        d.set("to", run.plan.request.sha ? *run.plan.request.sha
+                                         : std::string("the previous revision"));
         Data steps = list();
         for (std::size_t i = 0; i < run.results.size(); ++i) {
             Data s = object();

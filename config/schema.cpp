@@ -1,5 +1,7 @@
 #include "config/schema.hpp"
 
+#include "bot/text.hpp"
+
 #include <array>
 #include <map>
 #include <utility>
@@ -14,32 +16,6 @@ constexpr std::string_view kTokenMessage =
 
 bool is_token_key(std::string_view key) {
     return std::find(kTokenKeys.begin(), kTokenKeys.end(), key) != kTokenKeys.end();
-}
-
-char lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// Optimal string alignment distance: Levenshtein plus adjacent transpositions ("tiemout").
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-    for (std::size_t i = 0; i <= a.size(); ++i) {
-        d[i][0] = i;
-    }
-    for (std::size_t j = 0; j <= b.size(); ++j) {
-        d[0][j] = j;
-    }
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
-            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-            if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
-                lower(a[i - 2]) == lower(b[j - 1])) {
-                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    return d[a.size()][b.size()];
 }
 
 std::string unknown_key_message(std::string_view key, const std::vector<std::string_view>& known) {
@@ -149,18 +125,7 @@ std::string quote_value(std::string_view text) {
 
 std::optional<std::string_view> closest_key(std::string_view key,
                                             const std::vector<std::string_view>& known) {
-    // Close enough to be a typo: one edit in a short key, two in a longer one, three at most.
-    const std::size_t allowed = key.size() <= 4 ? 1 : key.size() <= 8 ? 2 : 3;
-    std::optional<std::string_view> best;
-    std::size_t best_distance = allowed + 1;
-    for (std::string_view candidate : known) {
-        const std::size_t d = edit_distance(key, candidate);
-        if (d < best_distance) {
-            best = candidate;
-            best_distance = d;
-        }
-    }
-    return best;
+    return core::closest_word(key, known);
 }
 
 int line_of(const YAML::Node& node, int fallback) {

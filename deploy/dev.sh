@@ -62,9 +62,9 @@ run_demo() {
   local demo="$BUILD/demo"
   rm -rf "$demo" && mkdir -p "$demo"
   say "starting the demo: a simulated cluster in $demo, console chat on this terminal"
-  "$BUILD/test/fakes/fake_erp" --port 18080 --cluster "$demo/cluster.json" &
-  local erp=$!
-  trap 'kill "$erp" 2>/dev/null || true' EXIT
+  "$BUILD/test/fakes/fake_erp" --port 18080 --cluster "$demo/cluster.json" >/dev/null &
+  ERP_PID=$!
+  trap 'kill "$ERP_PID" 2>/dev/null || true' EXIT
   local bot=("$BUILD/bot/rollbotd" --config "$ROOT/config/demo.yaml" --console)
   if [ -t 0 ]; then
     # Scripted tour first, then the terminal is yours (Ctrl-D to leave).

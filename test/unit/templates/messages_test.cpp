@@ -134,6 +134,7 @@ TEST_F(Messages, DryRunSaysNothingChanged) {
     run.after = run.plan.before;
     const auto text = reporter_.final_report(run);
     EXPECT_THAT(text, HasSubstr("🧪 DRY RUN — nothing changed"));
+    EXPECT_THAT(text, HasSubstr("Would roll back:  e4d5c6b7 → abc1234f\n"));
     EXPECT_THAT(text, HasSubstr("1. `kubectl set image deployment/backend "
                                 "backend=ghcr.io/your-org/preskool-backend:abc1234f -n preskool` → "
                                 "deployment.apps/backend image updated (server dry run)"));
