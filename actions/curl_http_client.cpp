@@ -201,7 +201,10 @@ HeaderList build_headers(const core::Headers& headers) {
     append("Expect:");
     for (const auto& [name, value] : headers) {
         // "Name:" would remove a header in libcurl; "Name;" is how it sends an empty value.
-        append(value.empty() ? name + ";" : name + ": " + value);
+        std::string line = name;
+        line += value.empty() ? ";" : ": ";
+        line += value;
+        append(line);
     }
     return list;
 }

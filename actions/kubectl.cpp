@@ -170,8 +170,8 @@ StepResult success_summary(const core::Step& step, const core::ProcessOutput& ou
             r.summary = lines_of(out.out).back();
             return r;
         case StepKind::AlembicCurrent:
-            r.summary = line.empty() ? "the database has no alembic revision"
-                                     : "current revision " + line;
+            r.summary =
+                line.empty() ? "the database has no alembic revision" : "current revision " + line;
             return r;
         case StepKind::AlembicDowngrade: {
             auto moves = alembic_downgrades(out.err);
@@ -206,8 +206,8 @@ std::vector<std::string> kubectl_argv(const core::KubernetesSettings& k8s,
     if (!k8s.context.empty()) {
         argv.push_back("--context=" + k8s.context);
     }
-    argv.insert(argv.end(), std::make_move_iterator(args.begin()),
-                std::make_move_iterator(args.end()));
+    argv.insert(
+        argv.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
     return argv;
 }
 
@@ -250,10 +250,9 @@ core::Result<core::DeploymentState> parse_deployment(std::string_view text,
         }
     }
     if (s.image.empty()) {
-        return core::Error{core::ErrorKind::NotFound,
-                           fmt::format("kubectl get deployment {}: no container named {}",
-                                       s.name,
-                                       container)};
+        return core::Error{
+            core::ErrorKind::NotFound,
+            fmt::format("kubectl get deployment {}: no container named {}", s.name, container)};
     }
     s.tag = image_tag(s.image);
     const json& status = j.value("status", json::object());

@@ -57,9 +57,9 @@ boost::asio::awaitable<core::Result<core::DeploymentState>> KubectlRunbook::obse
         co_return out.error();
     }
     if (!out->success()) {
-        co_return core::Error{core::ErrorKind::ProcessFailed,
-                              "kubectl get deployment " + deployment + ": " +
-                                  interpret(step, *out).summary};
+        co_return core::Error{
+            core::ErrorKind::ProcessFailed,
+            "kubectl get deployment " + deployment + ": " + interpret(step, *out).summary};
     }
     co_return parse_deployment(out->out, it->second.container);
 }
@@ -69,8 +69,7 @@ core::Result<core::Plan> KubectlRunbook::plan(const core::RollbackRequest& reque
     return plan_rollback(settings_, request, before);
 }
 
-boost::asio::awaitable<core::Result<core::ProcessOutput>> KubectlRunbook::spawn(
-    core::Step step) {
+boost::asio::awaitable<core::Result<core::ProcessOutput>> KubectlRunbook::spawn(core::Step step) {
     core::ProcessSpec spec;
     spec.argv = step.argv;
     spec.env = base_env_;
@@ -80,7 +79,9 @@ boost::asio::awaitable<core::Result<core::ProcessOutput>> KubectlRunbook::spawn(
     auto out = co_await runner_.run(std::move(spec));
     if (out) {
         log_->debug("runbook.step command=\"{}\" exit={} timed_out={} duration_ms={}",
-                    core::display_command(step), out->exit_code.value_or(-1), out->timed_out,
+                    core::display_command(step),
+                    out->exit_code.value_or(-1),
+                    out->timed_out,
                     out->duration.count());
     }
     co_return out;
@@ -97,6 +98,8 @@ boost::asio::awaitable<core::StepResult> KubectlRunbook::run(core::Step step) {
     co_return interpret(step, *out);
 }
 
-void KubectlRunbook::cancel_all() { runner_.cancel_all(); }
+void KubectlRunbook::cancel_all() {
+    runner_.cancel_all();
+}
 
 }  // namespace rollbot::actions

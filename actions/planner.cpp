@@ -23,12 +23,12 @@ std::string seconds(core::Duration d) {
 }
 
 core::Result<const core::DeploymentSettings*> deployment(const core::Settings& s,
-                                                        const std::string& name) {
+                                                         const std::string& name) {
     auto it = s.kubernetes.deployments.find(name);
     if (it == s.kubernetes.deployments.end()) {
-        return core::Error{core::ErrorKind::Invalid,
-                           fmt::format("{} is not configured (kubernetes.deployments.{})", name,
-                                       name)};
+        return core::Error{
+            core::ErrorKind::Invalid,
+            fmt::format("{} is not configured (kubernetes.deployments.{})", name, name)};
     }
     return &it->second;
 }
@@ -49,7 +49,8 @@ Step kubectl_step(const core::Settings& s,
     return step;
 }
 
-Step script_step(const core::Settings& s, const core::RollbackRequest& r,
+Step script_step(const core::Settings& s,
+                 const core::RollbackRequest& r,
                  std::vector<std::string> args) {
     Step step;
     step.argv = {"bash", s.script.path};
@@ -79,8 +80,12 @@ core::Result<std::vector<Step>> deployment_steps(const core::Settings& s,
     std::vector<std::string> change;
     StepKind kind = StepKind::KubectlUndo;
     if (r.sha) {
-        change = {"set", "image", target,
-                  fmt::format("{}={}:{}", (*d)->container, (*d)->image, *r.sha), "-n", ns};
+        change = {"set",
+                  "image",
+                  target,
+                  fmt::format("{}={}:{}", (*d)->container, (*d)->image, *r.sha),
+                  "-n",
+                  ns};
         kind = StepKind::KubectlSetImage;
     } else {
         change = {"rollout", "undo", target, "-n", ns};
@@ -88,46 +93,70 @@ core::Result<std::vector<Step>> deployment_steps(const core::Settings& s,
     if (r.dry_run) {
         change.emplace_back("--dry-run=server");
     }
-    steps.push_back(kubectl_step(s, std::move(change), kind,
-                                 r.dry_run ? StepEffect::Read : StepEffect::Change, Phase::Script,
+    steps.push_back(kubectl_step(s,
+                                 std::move(change),
+                                 kind,
+                                 r.dry_run ? StepEffect::Read : StepEffect::Change,
+                                 Phase::Script,
                                  name));
     if (r.dry_run) {
-        notes.push_back(fmt::format("kubectl rollout status {} (nothing rolls out in a dry run)",
-                                    target));
+        notes.push_back(
+            fmt::format("kubectl rollout status {} (nothing rolls out in a dry run)", target));
         return steps;
     }
     auto status = kubectl_step(
-        s, {"rollout", "status", target, "-n", ns, "--timeout=" + seconds((*d)->rollout_timeout)},
-        StepKind::KubectlRolloutStatus, StepEffect::Wait, Phase::Rollout, name);
+        s,
+        {"rollout", "status", target, "-n", ns, "--timeout=" + seconds((*d)->rollout_timeout)},
+        StepKind::KubectlRolloutStatus,
+        StepEffect::Wait,
+        Phase::Rollout,
+        name);
     status.timeout = (*d)->rollout_timeout + kRolloutBackstop;
     steps.push_back(std::move(status));
     return steps;
 }
 
 std::vector<std::string> alembic_args(const core::Settings& s, std::vector<std::string> tail) {
-    std::vector<std::string> args{"exec", "-n", s.kubernetes.namespace_name,
-                                  s.migrations.exec_target, "-c", s.migrations.container, "--"};
+    std::vector<std::string> args{"exec",
+                                  "-n",
+                                  s.kubernetes.namespace_name,
+                                  s.migrations.exec_target,
+                                  "-c",
+                                  s.migrations.container,
+                                  "--"};
     args.insert(args.end(), s.migrations.alembic.begin(), s.migrations.alembic.end());
     args.insert(args.end(), tail.begin(), tail.end());
     return args;
 }
 
-std::vector<Step> db_steps(const core::Settings& s, const core::RollbackRequest& r,
+std::vector<Step> db_steps(const core::Settings& s,
+                           const core::RollbackRequest& r,
                            std::vector<std::string>& notes) {
     const std::string target = r.db ? r.db->alembic_argument() : "-1";
     std::vector<Step> steps;
-    steps.push_back(kubectl_step(s, alembic_args(s, {"current"}), StepKind::AlembicCurrent,
-                                 StepEffect::Read, Phase::Migration, {}));
+    steps.push_back(kubectl_step(s,
+                                 alembic_args(s, {"current"}),
+                                 StepKind::AlembicCurrent,
+                                 StepEffect::Read,
+                                 Phase::Migration,
+                                 {}));
     if (r.dry_run) {
         // Offline mode renders the SQL without touching the database (reference §5); it needs
         // an explicit range and assumes the database is at head.
-        steps.push_back(kubectl_step(s, alembic_args(s, {"downgrade", "head:" + target, "--sql"}),
-                                     StepKind::Generic, StepEffect::Read, Phase::Migration, {}));
+        steps.push_back(kubectl_step(s,
+                                     alembic_args(s, {"downgrade", "head:" + target, "--sql"}),
+                                     StepKind::Generic,
+                                     StepEffect::Read,
+                                     Phase::Migration,
+                                     {}));
         notes.emplace_back("alembic downgrade (a dry run only renders the SQL)");
         return steps;
     }
-    steps.push_back(kubectl_step(s, alembic_args(s, {"downgrade", target}),
-                                 StepKind::AlembicDowngrade, StepEffect::Change, Phase::Migration,
+    steps.push_back(kubectl_step(s,
+                                 alembic_args(s, {"downgrade", target}),
+                                 StepKind::AlembicDowngrade,
+                                 StepEffect::Change,
+                                 Phase::Migration,
                                  {}));
     return steps;
 }
@@ -136,9 +165,17 @@ std::vector<Step> db_steps(const core::Settings& s, const core::RollbackRequest&
 
 core::Step observe_step(const core::Settings& settings, std::string_view name) {
     return kubectl_step(settings,
-                        {"get", "deployment", std::string(name), "-n",
-                         settings.kubernetes.namespace_name, "-o", "json"},
-                        StepKind::Generic, StepEffect::Read, Phase::Observe, std::string(name));
+                        {"get",
+                         "deployment",
+                         std::string(name),
+                         "-n",
+                         settings.kubernetes.namespace_name,
+                         "-o",
+                         "json"},
+                        StepKind::Generic,
+                        StepEffect::Read,
+                        Phase::Observe,
+                        std::string(name));
 }
 
 core::Result<core::Plan> plan_rollback(const core::Settings& s,
@@ -150,9 +187,8 @@ core::Result<core::Plan> plan_rollback(const core::Settings& s,
     switch (r.action) {
         case core::ActionKind::Full:
         case core::ActionKind::Sha:
-            plan.steps.push_back(
-                script_step(s, r, r.sha ? std::vector<std::string>{*r.sha}
-                                        : std::vector<std::string>{}));
+            plan.steps.push_back(script_step(
+                s, r, r.sha ? std::vector<std::string>{*r.sha} : std::vector<std::string>{}));
             break;
         case core::ActionKind::Frontend:
             if (!r.sha) {

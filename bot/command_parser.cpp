@@ -1,7 +1,6 @@
 // The /rollback grammar (design §4). Strict on purpose: anything that is not exactly a known
 // word, a commit SHA, an alembic revision or a request id is an error, never a guess.
 #include "bot/command.hpp"
-
 #include "bot/text.hpp"
 
 #include <fmt/format.h>
@@ -25,7 +24,9 @@ struct Token {
     std::size_t end = 0;
 };
 
-Error invalid(std::string message) { return Error{ErrorKind::Invalid, std::move(message)}; }
+Error invalid(std::string message) {
+    return Error{ErrorKind::Invalid, std::move(message)};
+}
 
 // Quotes a user's token for an error message without echoing pages of it back.
 std::string echo(std::string_view token) {
@@ -87,18 +88,18 @@ std::optional<Error> reject_non_ascii(std::string_view token) {
 }
 
 constexpr std::array<std::string_view, 13> kWords{"full",
-                                                   "backend",
-                                                   "frontend",
-                                                   "db",
-                                                   "status",
-                                                   "history",
-                                                   "verify",
-                                                   "advise",
-                                                   "cancel",
-                                                   "log",
-                                                   "help",
-                                                   "--dry-run",
-                                                   "--reason"};
+                                                  "backend",
+                                                  "frontend",
+                                                  "db",
+                                                  "status",
+                                                  "history",
+                                                  "verify",
+                                                  "advise",
+                                                  "cancel",
+                                                  "log",
+                                                  "help",
+                                                  "--dry-run",
+                                                  "--reason"};
 
 std::string suggestion(std::string_view word) {
     auto best = closest_word(word, std::vector<std::string_view>(kWords.begin(), kWords.end()));
@@ -106,9 +107,8 @@ std::string suggestion(std::string_view word) {
 }
 
 bool is_hex(std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-        return std::isxdigit(c) != 0;
-    });
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
 }
 
 // Splits on ASCII blanks; "—dry-run" becomes "--dry-run".
@@ -152,9 +152,10 @@ Result<std::string> parse_sha(std::string_view token) {
             "{} is not a commit SHA: a SHA is 7 to 40 hex characters (0-9, a-f)", echo(token)));
     }
     if (token.size() < 7 || token.size() > 40) {
-        return invalid(fmt::format("{} is not a commit SHA: it has {} characters, a SHA has 7 to 40",
-                                   echo(token),
-                                   token.size()));
+        return invalid(
+            fmt::format("{} is not a commit SHA: it has {} characters, a SHA has 7 to 40",
+                        echo(token),
+                        token.size()));
     }
     return lower(token);
 }
@@ -164,8 +165,8 @@ Result<DbTarget> parse_db_target(std::string_view token) {
         return *e;
     }
     if (token.starts_with('+')) {
-        return invalid(fmt::format("{}: /rollback db only downgrades; use -N or a revision id",
-                                   echo(token)));
+        return invalid(
+            fmt::format("{}: /rollback db only downgrades; use -N or a revision id", echo(token)));
     }
     if (token.starts_with('-')) {
         const auto digits = token.substr(1);
@@ -199,8 +200,8 @@ Result<DbTarget> parse_db_target(std::string_view token) {
 
 Result<RequestId> parse_request_id(std::string_view token) {
     std::string_view digits = token;
-    if (!digits.empty() && (digits.front() == '#' || digits.front() == 'R' ||
-                            digits.front() == 'r')) {
+    if (!digits.empty() &&
+        (digits.front() == '#' || digits.front() == 'R' || digits.front() == 'r')) {
         digits.remove_prefix(1);
     }
     const bool ok = !digits.empty() && digits.size() <= 9 && digits.front() != '0' &&
@@ -224,8 +225,7 @@ Result<Words> split_options(std::string_view text, const std::vector<Token>& tok
     Words w;
     for (const auto& t : tokens) {
         if (t.text == "--reason" || t.text.starts_with("--reason=")) {
-            const std::size_t from =
-                t.text == "--reason" ? t.end : text.find('=', t.start) + 1;
+            const std::size_t from = t.text == "--reason" ? t.end : text.find('=', t.start) + 1;
             std::string rest = trim(text.substr(from));
             if (rest.empty()) {
                 return invalid("--reason needs a text: --reason <what happened, in one line>");
@@ -292,8 +292,8 @@ Result<Command> parse_read(const Words& w, CommandKind kind) {
         return invalid(fmt::format("--dry-run applies only to a rollback, not to '{}'", p[0]));
     }
     if (w.reason && kind != CommandKind::Cancel) {
-        return invalid(fmt::format("--reason applies only to a rollback or cancel, not to '{}'",
-                                   p[0]));
+        return invalid(
+            fmt::format("--reason applies only to a rollback or cancel, not to '{}'", p[0]));
     }
     Command c{kind, std::nullopt, std::nullopt, std::nullopt, w.reason};
     const bool takes_argument =
@@ -321,9 +321,8 @@ Result<Command> unknown_word(std::string_view word) {
     if (auto e = reject_non_ascii(word)) {
         return *e;
     }
-    const auto hexish = std::count_if(word.begin(), word.end(), [](unsigned char c) {
-        return std::isxdigit(c) != 0;
-    });
+    const auto hexish = std::count_if(
+        word.begin(), word.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
     if (word.size() >= 7 && static_cast<std::size_t>(hexish) + 2 >= word.size()) {
         return parse_sha(word).error();  // almost a SHA: say why it is not one
     }
@@ -402,8 +401,9 @@ Result<Command> parse_command(std::string_view text) {
     }
     for (char c : text) {
         if ((static_cast<unsigned char>(c) < 0x20U && c != '\t') || c == 0x7F) {
-            return invalid("the command contains a control character (a line break?): "
-                           "type it on one line");
+            return invalid(
+                "the command contains a control character (a line break?): "
+                "type it on one line");
         }
     }
     auto words = split_options(text, tokenize(text));

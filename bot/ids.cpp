@@ -17,8 +17,14 @@ bool slack_id(std::string_view s, std::string_view first_letters) {
 
 }  // namespace
 
-bool is_user_id(std::string_view s) { return slack_id(s, "UW"); }
-bool is_usergroup_id(std::string_view s) { return slack_id(s, "S"); }
-bool is_channel_id(std::string_view s) { return slack_id(s, "CGD"); }
+bool is_user_id(std::string_view s) {
+    return slack_id(s, "UW");
+}
+bool is_usergroup_id(std::string_view s) {
+    return slack_id(s, "S");
+}
+bool is_channel_id(std::string_view s) {
+    return slack_id(s, "CGD");
+}
 
 }  // namespace rollbot::core

@@ -18,7 +18,7 @@ std::vector<std::string> lock_targets(ActionKind kind) {
 }
 
 std::optional<LockConflict> LockTable::try_acquire(const std::vector<std::string>& targets,
-                                                 const LockHolder& holder) {
+                                                   const LockHolder& holder) {
     for (const auto& t : targets) {
         auto it = held_.find(t);
         if (it != held_.end()) {

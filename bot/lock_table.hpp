@@ -35,7 +35,7 @@ class LockTable {
 public:
     /// Takes every target or none; on conflict says which target and who holds it.
     [[nodiscard]] std::optional<LockConflict> try_acquire(const std::vector<std::string>& targets,
-                                                        const LockHolder& holder);
+                                                          const LockHolder& holder);
     /// Releases whatever `id` holds.
     void release(const RequestId& id);
     [[nodiscard]] const std::map<std::string, LockHolder>& held() const { return held_; }

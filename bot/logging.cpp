@@ -2,6 +2,7 @@
 
 #include "bot/secret.hpp"
 
+#include <spdlog/async.h>
 #include <spdlog/details/fmt_helper.h>
 #include <spdlog/formatter.h>
 #include <spdlog/pattern_formatter.h>
@@ -17,6 +18,8 @@
 
 namespace rollbot::core {
 namespace {
+
+constexpr std::size_t kLogQueueSize = 16384;
 
 std::string json_escape(std::string_view s) {
     std::string out;
@@ -50,14 +53,15 @@ std::string json_escape(std::string_view s) {
 class JsonFormatter final : public spdlog::formatter {
 public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            msg.time.time_since_epoch())
-                            .count();
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch())
+                .count();
         const auto level = spdlog::level::to_string_view(msg.level);
         const auto line = fmt::format(
             R"({{"ts_ms":{},"level":"{}","logger":"{}","msg":"{}"}})"
             "\n",
-            ms, std::string_view(level.data(), level.size()),
+            ms,
+            std::string_view(level.data(), level.size()),
             json_escape(std::string_view(msg.logger_name.data(), msg.logger_name.size())),
             json_escape(redact(std::string_view(msg.payload.data(), msg.payload.size()))));
         dest.append(line.data(), line.data() + line.size());
@@ -71,8 +75,7 @@ public:
 class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
 protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
-        const std::string clean =
-            redact(std::string_view(msg.payload.data(), msg.payload.size()));
+        const std::string clean = redact(std::string_view(msg.payload.data(), msg.payload.size()));
         spdlog::details::log_msg copy = msg;
         copy.payload = clean;
         spdlog::memory_buf_t buf;
@@ -85,14 +88,14 @@ protected:
 }  // namespace
 
 std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name) {
-    static constexpr std::array<std::pair<std::string_view, spdlog::level::level_enum>, 7>
-        kLevels{{{"trace", spdlog::level::trace},
-                 {"debug", spdlog::level::debug},
-                 {"info", spdlog::level::info},
-                 {"warn", spdlog::level::warn},
-                 {"error", spdlog::level::err},
-                 {"critical", spdlog::level::critical},
-                 {"off", spdlog::level::off}}};
+    static constexpr std::array<std::pair<std::string_view, spdlog::level::level_enum>, 7> kLevels{
+        {{"trace", spdlog::level::trace},
+         {"debug", spdlog::level::debug},
+         {"info", spdlog::level::info},
+         {"warn", spdlog::level::warn},
+         {"error", spdlog::level::err},
+         {"critical", spdlog::level::critical},
+         {"off", spdlog::level::off}}};
     for (const auto& [n, l] : kLevels) {
         if (n == name) {
             return l;
@@ -109,8 +112,13 @@ Loggers make_loggers(spdlog::level::level_enum level, LogFormat format) {
         sink->set_formatter(
             std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v"));
     }
+    // Log lines are written by spdlog's own thread from a bounded queue: a slow stderr (a busy
+    // journald, a full pipe) must never stall the io thread that acks Slack. Under a flood the
+    // oldest queued lines are dropped, never the io thread blocked (see overrun_count()).
+    spdlog::init_thread_pool(kLogQueueSize, 1);
     auto make = [&](const char* name) {
-        auto logger = std::make_shared<spdlog::logger>(name, sink);
+        auto logger = std::make_shared<spdlog::async_logger>(
+            name, sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
         logger->set_level(level);
         logger->flush_on(spdlog::level::info);
         return logger;
@@ -120,6 +128,15 @@ Loggers make_loggers(spdlog::level::level_enum level, LogFormat format) {
     l.audit->set_level(std::min(level, spdlog::level::info));
     spdlog::set_default_logger(l.core);
     return l;
+}
+
+std::size_t overrun_count() {
+    auto pool = spdlog::thread_pool();
+    return pool ? pool->overrun_counter() : 0;
+}
+
+void flush_logs() {
+    spdlog::shutdown();
 }
 
 std::shared_ptr<spdlog::logger> null_logger(std::string name) {

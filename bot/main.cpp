@@ -4,6 +4,8 @@
 #include "actions/kubectl_runbook.hpp"
 #include "actions/posix_process_runner.hpp"
 #include "adapters/console/console_transport.hpp"
+#include "adapters/slack/socket_mode_transport.hpp"
+#include "adapters/slack/web_api.hpp"
 #include "bot/clock.hpp"
 #include "bot/logging.hpp"
 #include "bot/orchestrator.hpp"
@@ -44,35 +46,89 @@ struct Options {
     std::string log_format = "text";
 };
 
-void fail_line(const std::string& message) { std::fprintf(stderr, "rollbotd: %s\n", message.c_str()); }
+void fail_line(const std::string& message) {
+    std::fprintf(stderr, "rollbotd: %s\n", message.c_str());
+}
 
-// Runs the console daemon until input ends or a signal asks it to stop; returns the exit code.
-int run_console(const core::Settings& settings, const Options& opt, const core::Loggers& logs,
-                const templates::Renderer& renderer) {
+// The chat side of the daemon: Slack in production, the terminal in console mode.
+struct Chat {
+    std::optional<console::ConsoleTransport> console;
+    std::optional<slack::SlackWebApi> api;
+    std::optional<slack::SlackSocketModeTransport> slack;
+
+    core::ChatTransport& transport() {
+        return console ? static_cast<core::ChatTransport&>(*console) : *slack;
+    }
+    core::UserDirectory& directory() {
+        return console ? static_cast<core::UserDirectory&>(*console) : *slack;
+    }
+};
+
+void make_chat(Chat& chat,
+               asio::io_context& io,
+               const core::Settings& settings,
+               const Options& opt,
+               const core::Loggers& logs,
+               core::HttpClient& http,
+               const core::Clock& clock) {
+    if (opt.console) {
+        chat.console.emplace(io.get_executor(),
+                             settings.console,
+                             settings.slack.incidents_channel,
+                             STDIN_FILENO,
+                             STDOUT_FILENO,
+                             clock,
+                             logs.chat);
+        return;
+    }
+    chat.api.emplace(io.get_executor(),
+                     http,
+                     settings.slack.api_url,
+                     settings.tokens.bot_token,
+                     settings.tokens.app_token,
+                     clock,
+                     logs.chat);
+    slack::SocketModeOptions options;
+    options.connection.ca_file = settings.slack.ca_file;
+    options.connection.liveness_timeout = settings.slack.liveness_timeout;
+    chat.slack.emplace(io.get_executor(), *chat.api, options, clock, logs.chat);
+}
+
+// Runs until the chat ends (console input closed) or a signal asks the daemon to stop.
+int run_daemon(const core::Settings& settings,
+               const Options& opt,
+               const core::Loggers& logs,
+               const templates::Renderer& renderer) {
     asio::io_context io{1};
     core::SystemClock clock;
     actions::PosixProcessRunner runner{io.get_executor(), logs.actions};
-    actions::KubectlRunbook runbook{settings, runner,
-                                    actions::child_environment(settings, environ), logs.actions};
-    actions::CurlHttpClient http{actions::CurlHttpClientOptions{2, 8U * 1024 * 1024,
-                                                                settings.slack.ca_file}};
+    actions::KubectlRunbook runbook{
+        settings, runner, actions::child_environment(settings, environ), logs.actions};
+    actions::CurlHttpClient http{
+        actions::CurlHttpClientOptions{2, std::size_t{8} * 1024 * 1024, settings.slack.ca_file}};
     actions::HealthVerifier verifier{http, settings.verify.health_url};
-    console::ConsoleTransport chat{io.get_executor(), settings.console,
-                                   settings.slack.incidents_channel, STDIN_FILENO, STDOUT_FILENO,
-                                   clock, logs.chat};
+    Chat chat;
+    make_chat(chat, io, settings, opt, logs, http, clock);
     const core::Reporter reporter{renderer, settings};
-    core::Orchestrator orchestrator{
-        io.get_executor(),
-        core::OrchestratorDeps{settings, chat, chat, runbook, verifier, clock, reporter, logs.core,
-                               logs.audit, opt.dry_run}};
+    core::Orchestrator orchestrator{io.get_executor(),
+                                    core::OrchestratorDeps{settings,
+                                                           chat.transport(),
+                                                           chat.directory(),
+                                                           runbook,
+                                                           verifier,
+                                                           clock,
+                                                           reporter,
+                                                           logs.core,
+                                                           logs.audit,
+                                                           opt.dry_run}};
 
     int exit_code = kExitOk;
-    asio::co_spawn(io, chat.run(orchestrator), [&](const std::exception_ptr& e) {
+    asio::co_spawn(io, chat.transport().run(orchestrator), [&](const std::exception_ptr& e) {
         if (e) {
             try {
                 std::rethrow_exception(e);
             } catch (const std::exception& ex) {
-                logs.core->critical("console.run failed error={}", ex.what());
+                logs.core->critical("chat.run failed error={}", ex.what());
             }
             exit_code = kExitFatal;
         }
@@ -88,7 +144,7 @@ int run_console(const core::Settings& settings, const Options& opt, const core::
             if (++received == 1) {
                 logs.core->info("daemon.stopping signal={} (a second signal kills running steps)",
                                 signo);
-                chat.stop();  // stop intake; running work finishes and reports
+                chat.transport().stop();  // stop intake; running work finishes and reports
                 signals.async_wait(on_signal);
             } else {
                 logs.core->warn("daemon.stopping_now signal={}", signo);
@@ -97,18 +153,23 @@ int run_console(const core::Settings& settings, const Options& opt, const core::
             }
         };
     signals.async_wait(on_signal);
-    logs.core->info("daemon.started mode=console config={} channel={} dry_run={}",
-                    settings.source, settings.slack.incidents_channel, opt.dry_run);
+    logs.core->info("daemon.started mode={} config={} channel={} dry_run={}",
+                    opt.console ? "console" : "slack",
+                    settings.source,
+                    settings.slack.incidents_channel,
+                    opt.dry_run);
     io.run();
-    logs.core->info("daemon.stopped exit={}", exit_code);
+    logs.core->info(
+        "daemon.stopped exit={} log_lines_dropped={}", exit_code, core::overrun_count());
+    core::flush_logs();
     return exit_code;
 }
 
 int run(const Options& opt) {
     const auto level = core::parse_log_level(opt.log_level);
-    const auto logs = core::make_loggers(level.value_or(spdlog::level::info),
-                                         opt.log_format == "json" ? core::LogFormat::Json
-                                                                  : core::LogFormat::Text);
+    const auto logs = core::make_loggers(
+        level.value_or(spdlog::level::info),
+        opt.log_format == "json" ? core::LogFormat::Json : core::LogFormat::Text);
     config::LoadOptions load_options;
     load_options.require_slack_tokens = !opt.console;
     auto settings = config::load_settings(opt.config, config::process_environment(), load_options);
@@ -117,7 +178,8 @@ int run(const Options& opt) {
             std::fprintf(stderr, "%s\n", problem.to_string().c_str());
         }
         fail_line(fmt::format("{} configuration problem(s) in {}; nothing started",
-                              settings.error().size(), opt.config));
+                              settings.error().size(),
+                              opt.config));
         return kExitConfig;
     }
     std::optional<templates::Renderer> renderer;
@@ -130,7 +192,8 @@ int run(const Options& opt) {
         return kExitConfig;
     }
     if (opt.check_config) {
-        std::printf("rollbotd: %s is valid (%s mode)\n", opt.config.c_str(),
+        std::printf("rollbotd: %s is valid (%s mode)\n",
+                    opt.config.c_str(),
                     opt.console ? "console" : "slack");
         return kExitOk;
     }
@@ -138,16 +201,12 @@ int run(const Options& opt) {
         fail_line("--verify-audit: this build keeps no audit trail on disk yet");
         return kExitFatal;
     }
-    if (!opt.console) {
-        fail_line("the Slack transport is not part of this build yet; run with --console");
-        return kExitFatal;
-    }
-    return run_console(*settings, opt, logs, *renderer);
+    return run_daemon(*settings, opt, logs, *renderer);
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
     // Writes to a closed pipe or socket must be errors we handle, not a silent death.
     std::signal(SIGPIPE, SIG_IGN);
     Options opt;
@@ -176,10 +235,11 @@ int main(int argc, char** argv) {
         fail_line("--config FILE is required (see --help)");
         return kExitConfig;
     }
-    try {
-        return run(opt);
-    } catch (const std::exception& e) {
-        fail_line(std::string("fatal: ") + e.what());
-        return kExitFatal;
-    }
+    return run(opt);
+} catch (const std::exception& e) {
+    fail_line(std::string("fatal: ") + e.what());
+    return kExitFatal;
+} catch (...) {
+    fail_line("fatal: unknown exception");
+    return kExitFatal;
 }

@@ -37,15 +37,17 @@ void Orchestrator::on_inbound(Inbound event) {
     }
     const auto& reaction = std::get<ReactionEvent>(event);
     deps_.log->debug("reaction.ignored user={} reaction={} ts={} (no approval is pending)",
-                     reaction.user, reaction.reaction, reaction.item.ts);
+                     reaction.user,
+                     reaction.reaction,
+                     reaction.item.ts);
 }
 
 void Orchestrator::spawn(asio::awaitable<void> task, std::string name) {
     ++active_;
-    asio::co_spawn(executor_, std::move(task),
-                   [this, name = std::move(name)](const std::exception_ptr& e) {
-                       task_done(name, e);
-                   });
+    asio::co_spawn(
+        executor_, std::move(task), [this, name = std::move(name)](const std::exception_ptr& e) {
+            task_done(name, e);
+        });
 }
 
 void Orchestrator::task_done(const std::string& name, const std::exception_ptr& error) {
@@ -70,7 +72,9 @@ asio::awaitable<void> Orchestrator::wait_idle() {
     }
 }
 
-RequestId Orchestrator::next_request_id() { return RequestId{fmt::format("R{}", next_id_++)}; }
+RequestId Orchestrator::next_request_id() {
+    return RequestId{fmt::format("R{}", next_id_++)};
+}
 
 asio::awaitable<void> Orchestrator::reply(ReplyTarget to, std::string text) {
     auto r = co_await deps_.chat.reply(std::move(to), Visibility::Ephemeral, std::move(text));
@@ -88,18 +92,20 @@ asio::awaitable<Result<MessageRef>> Orchestrator::post(ChannelId channel,
     co_return co_await deps_.chat.post(std::move(message));
 }
 
-asio::awaitable<void> Orchestrator::handle_command(SlashCommand cmd, std::chrono::steady_clock::time_point received) {
-    deps_.audit->info("command user={} channel={} text={}", cmd.user, cmd.channel,
-                      log_quote(cmd.text));
+asio::awaitable<void> Orchestrator::handle_command(SlashCommand cmd,
+                                                   std::chrono::steady_clock::time_point received) {
+    deps_.audit->info(
+        "command user={} channel={} text={}", cmd.user, cmd.channel, log_quote(cmd.text));
     auto parsed = parse_command(cmd.text);
     if (!parsed) {
         if (cmd.channel != deps_.settings.slack.incidents_channel) {
-            co_await reply(cmd.reply, deps_.reporter.refused("rollbot takes commands only in",
-                                                             deps_.settings.slack.incidents_channel));
+            co_await reply(cmd.reply,
+                           deps_.reporter.refused("rollbot takes commands only in",
+                                                  deps_.settings.slack.incidents_channel));
             co_return;
         }
-        deps_.audit->info("command.rejected user={} error={}", cmd.user,
-                          log_quote(parsed.error().message));
+        deps_.audit->info(
+            "command.rejected user={} error={}", cmd.user, log_quote(parsed.error().message));
         co_await reply(cmd.reply, deps_.reporter.usage_error(parsed.error().message));
         co_return;
     }
@@ -142,19 +148,20 @@ asio::awaitable<bool> Orchestrator::allowed(SlashCommand cmd, CommandKind kind) 
         co_await reply(cmd.reply,
                        deps_.reporter.refused("rollbot could not look you up, so it cannot check "
                                               "that you may do this",
-                                              std::nullopt, info.error().message));
+                                              std::nullopt,
+                                              info.error().message));
         co_return false;
     }
     std::vector<UsergroupId> groups;
     if (needs_operator(kind)) {
         for (const auto& g : deps_.settings.access.operators.usergroups) {
             auto members = co_await deps_.directory.usergroup_members(g);
-            if (members && std::find(members->begin(), members->end(), cmd.user) !=
-                               members->end()) {
+            if (members &&
+                std::find(members->begin(), members->end(), cmd.user) != members->end()) {
                 groups.push_back(g);
             } else if (!members) {
-                deps_.log->warn("access.usergroup_lookup_failed group={} error={}", g,
-                                members.error().message);
+                deps_.log->warn(
+                    "access.usergroup_lookup_failed group={} error={}", g, members.error().message);
             }
         }
     }
@@ -162,8 +169,11 @@ asio::awaitable<bool> Orchestrator::allowed(SlashCommand cmd, CommandKind kind) 
     if (decision.verdict == AccessVerdict::Allowed) {
         co_return true;
     }
-    deps_.audit->info("command.refused user={} channel={} kind={} why={}", cmd.user, cmd.channel,
-                      to_string(kind), log_quote(decision.reason));
+    deps_.audit->info("command.refused user={} channel={} kind={} why={}",
+                      cmd.user,
+                      cmd.channel,
+                      to_string(kind),
+                      log_quote(decision.reason));
     std::optional<ChannelId> where;
     if (decision.verdict == AccessVerdict::WrongChannel) {
         where = deps_.settings.slack.incidents_channel;
@@ -177,14 +187,17 @@ asio::awaitable<void> Orchestrator::show_status(SlashCommand cmd, bool with_help
     std::vector<DeploymentStatus> deployments;
     for (const auto& [name, config] : deps_.settings.kubernetes.deployments) {
         auto state = co_await deps_.runbook.observe(name);
-        deployments.push_back(DeploymentStatus{
-            name, state ? std::optional(*state) : std::nullopt,
-            state ? std::string{} : state.error().message});
+        deployments.push_back(DeploymentStatus{name,
+                                               state ? std::optional(*state) : std::nullopt,
+                                               state ? std::string{} : state.error().message});
     }
     std::vector<ActiveRun> runs;
     for (const auto& [id, run] : runs_) {
-        runs.push_back(ActiveRun{id, describe(run.plan.request), run.requester,
-                                 std::string(to_string(run.state)), run.received_at});
+        runs.push_back(ActiveRun{id,
+                                 describe(run.plan.request),
+                                 run.requester,
+                                 std::string(to_string(run.state)),
+                                 run.received_at});
     }
     std::string text = deps_.reporter.status(deployments, runs, deps_.clock.now());
     if (with_help) {
@@ -202,19 +215,22 @@ asio::awaitable<void> Orchestrator::refuse_for_approval(SlashCommand cmd, Comman
             steps += fmt::format("\n{}. {}", i + 1, display_command(plan->steps[i]));
         }
     }
-    deps_.audit->info("rollback.needs_approval user={} request={}", cmd.user,
-                      log_quote(describe(request)));
+    deps_.audit->info(
+        "rollback.needs_approval user={} request={}", cmd.user, log_quote(describe(request)));
     co_await reply(
         cmd.reply,
         deps_.reporter.refused(
             fmt::format("{} needs approval (approvals.{}): a DBA or Engineering Lead must "
                         "approve it, and approval by reaction is not available in this version "
                         "yet",
-                        describe(request), to_string(request.action)),
-            std::nullopt, "The plan would be:" + steps));
+                        describe(request),
+                        to_string(request.action)),
+            std::nullopt,
+            "The plan would be:" + steps));
 }
 
-asio::awaitable<void> Orchestrator::rollback(SlashCommand cmd, Command command,
+asio::awaitable<void> Orchestrator::rollback(SlashCommand cmd,
+                                             Command command,
                                              std::chrono::steady_clock::time_point received) {
     RollbackRequest request = *command.rollback;
     request.dry_run = request.dry_run || deps_.force_dry_run;
@@ -241,8 +257,11 @@ asio::awaitable<void> Orchestrator::rollback(SlashCommand cmd, Command command,
     run.received_at = holder.since;
     run.marks.received = received;
     run.plan.request = request;
-    deps_.audit->info("rollback.requested id={} user={} request={} dry_run={} reason={}", id,
-                      cmd.user, log_quote(describe(request)), request.dry_run,
+    deps_.audit->info("rollback.requested id={} user={} request={} dry_run={} reason={}",
+                      id,
+                      cmd.user,
+                      log_quote(describe(request)),
+                      request.dry_run,
                       log_quote(command.reason.value_or("")));
     auto before = co_await observe(affected_deployments(request.action), id);
     auto plan = deps_.runbook.plan(request, before);
@@ -264,7 +283,9 @@ asio::awaitable<ClusterSnapshot> Orchestrator::observe(std::vector<std::string> 
         if (state) {
             snapshot.deployments[name] = *state;
         } else {
-            deps_.log->warn("rollback.observe_failed id={} deployment={} error={}", id, name,
+            deps_.log->warn("rollback.observe_failed id={} deployment={} error={}",
+                            id,
+                            name,
                             state.error().message);
         }
     }
@@ -284,8 +305,8 @@ asio::awaitable<void> Orchestrator::update_card(RequestId id, std::string status
 
 asio::awaitable<void> Orchestrator::execute(RequestId id) {
     Run& run = runs_.at(id);
-    auto card = co_await post(run.channel, std::nullopt,
-                              deps_.reporter.request_card(run, "starting"));
+    auto card =
+        co_await post(run.channel, std::nullopt, deps_.reporter.request_card(run, "starting"));
     if (card) {
         run.card = *card;
     } else {
@@ -297,14 +318,20 @@ asio::awaitable<void> Orchestrator::execute(RequestId id) {
         if (step.effect == StepEffect::Change && !run.marks.first_action) {
             run.marks.first_action = deps_.clock.steady_now();
         }
-        co_await update_card(id, fmt::format("running step {}/{}: `{}`", i + 1, steps.size(),
-                                             display_command(step)));
+        co_await update_card(
+            id,
+            fmt::format("running step {}/{}: `{}`", i + 1, steps.size(), display_command(step)));
         StepResult result = co_await deps_.runbook.run(step);
-        deps_.audit->info("rollback.step id={} n={} command={} outcome={} exit={} "
-                          "duration_ms={} digest={}",
-                          id, i + 1, log_quote(display_command(step)), to_string(result.outcome),
-                          result.exit_code ? std::to_string(*result.exit_code) : "none",
-                          result.duration.count(), result.output_digest);
+        deps_.audit->info(
+            "rollback.step id={} n={} command={} outcome={} exit={} "
+            "duration_ms={} digest={}",
+            id,
+            i + 1,
+            log_quote(display_command(step)),
+            to_string(result.outcome),
+            result.exit_code ? std::to_string(*result.exit_code) : "none",
+            result.duration.count(),
+            result.output_digest);
         run.results.push_back(std::move(result));
         const StepResult& done = run.results.back();
         if (done.ok() && step.phase == Phase::Script) {
@@ -314,8 +341,8 @@ asio::awaitable<void> Orchestrator::execute(RequestId id) {
             run.marks.rollout_done = deps_.clock.steady_now();
         }
         if (run.card) {
-            auto posted = co_await post(run.channel, run.card->ts,
-                                        deps_.reporter.step_line(run, run.results.size() - 1));
+            auto posted = co_await post(
+                run.channel, run.card->ts, deps_.reporter.step_line(run, run.results.size() - 1));
             if (!posted) {
                 deps_.log->warn("chat.post failed id={} error={}", id, posted.error().message);
             }
@@ -349,12 +376,13 @@ asio::awaitable<void> Orchestrator::finish(RequestId id) {
         deps_.log->error("rollback.report_not_posted id={} error={}", id, report.error().message);
     }
     co_await update_card(id, deps_.reporter.final_status(run));
-    deps_.audit->info("rollback.finished id={} state={} restored={} health={} elapsed_ms={}", id,
-                      to_string(run.state), run.restored(),
-                      log_quote(run.health ? run.health->detail : "not checked"),
-                      std::chrono::duration_cast<Duration>(*run.marks.finished -
-                                                           run.marks.received)
-                          .count());
+    deps_.audit->info(
+        "rollback.finished id={} state={} restored={} health={} elapsed_ms={}",
+        id,
+        to_string(run.state),
+        run.restored(),
+        log_quote(run.health ? run.health->detail : "not checked"),
+        std::chrono::duration_cast<Duration>(*run.marks.finished - run.marks.received).count());
     locks_.release(id);
     runs_.erase(id);
 }

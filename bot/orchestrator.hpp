@@ -49,11 +49,11 @@ public:
     [[nodiscard]] int active() const { return active_; }
 
 private:
-
     void spawn(boost::asio::awaitable<void> task, std::string name);
     void task_done(const std::string& name, const std::exception_ptr& error);
 
-    boost::asio::awaitable<void> handle_command(SlashCommand cmd, std::chrono::steady_clock::time_point received);
+    boost::asio::awaitable<void> handle_command(SlashCommand cmd,
+                                                std::chrono::steady_clock::time_point received);
     boost::asio::awaitable<bool> allowed(SlashCommand cmd, CommandKind kind);
     boost::asio::awaitable<void> reply(ReplyTarget to, std::string text);
     boost::asio::awaitable<Result<MessageRef>> post(ChannelId channel,
@@ -61,11 +61,11 @@ private:
                                                     std::string text);
     boost::asio::awaitable<void> show_status(SlashCommand cmd, bool with_help);
     boost::asio::awaitable<void> refuse_for_approval(SlashCommand cmd, Command command);
-    boost::asio::awaitable<void> rollback(SlashCommand cmd, Command command,
+    boost::asio::awaitable<void> rollback(SlashCommand cmd,
+                                          Command command,
                                           std::chrono::steady_clock::time_point received);
     boost::asio::awaitable<void> execute(RequestId id);
-    boost::asio::awaitable<ClusterSnapshot> observe(std::vector<std::string> names,
-                                                    RequestId id);
+    boost::asio::awaitable<ClusterSnapshot> observe(std::vector<std::string> names, RequestId id);
     boost::asio::awaitable<void> finish(RequestId id);
     boost::asio::awaitable<void> update_card(RequestId id, std::string status);
 

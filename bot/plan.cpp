@@ -13,8 +13,8 @@ bool needs_quotes(std::string_view arg) {
     }
     for (char c : arg) {
         const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                           (c >= '0' && c <= '9') || std::string_view("_-./:=@%+,").find(c) !=
-                                                         std::string_view::npos;
+                           (c >= '0' && c <= '9') ||
+                           std::string_view("_-./:=@%+,").find(c) != std::string_view::npos;
         if (!plain) {
             return true;
         }

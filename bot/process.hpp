@@ -36,10 +36,12 @@ struct ProcessOutput {
     bool err_truncated = false;
     std::size_t out_bytes = 0;  // total bytes the child wrote, kept or not
     std::size_t err_bytes = 0;
-    std::string digest;  // SHA-256 (hex) over everything the child wrote, stdout then stderr
+    std::string digest;  // hex SHA-256(SHA-256(stdout) || SHA-256(stderr)) over all it wrote
     std::chrono::milliseconds duration{};
 
-    [[nodiscard]] bool success() const { return exit_code && *exit_code == 0 && !timed_out; }
+    [[nodiscard]] bool success() const {
+        return exit_code && *exit_code == 0 && !timed_out && !cancelled;
+    }
 };
 
 /// Starts child processes without a shell and waits for them on the io_context.

@@ -10,8 +10,12 @@ namespace {
 
 using templates::Data;
 
-Data object() { return Data{Data::type::object}; }
-Data list() { return Data{Data::type::list}; }
+Data object() {
+    return Data{Data::type::object};
+}
+Data list() {
+    return Data{Data::type::list};
+}
 
 // Output goes inside a ``` block; a stray fence in it would end the block early.
 std::string fenced(std::string text) {
@@ -86,7 +90,10 @@ std::string Reporter::tags(const ClusterSnapshot& snapshot, const std::vector<st
     }
     std::string out;
     for (const auto& [name, tag] : found) {
-        out += (out.empty() ? "" : ", ") + name + " " + tag;
+        out += out.empty() ? "" : ", ";
+        out += name;
+        out += ' ';
+        out += tag;
     }
     return out;
 }
@@ -123,11 +130,12 @@ std::string Reporter::request_card(const Run& run, std::string_view status) cons
     }
     d.set("steps", steps);
     d.set("status", std::string(status));
-    d.set("status_icon", run.state == RunState::Running ? "⏳"
-                         : run.state == RunState::Succeeded ? "⏪"
-                         : run.state == RunState::DryRun    ? "🧪"
-                         : run.state == RunState::NoChange  ? "⚪"
-                                                            : "🔴");
+    d.set("status_icon",
+          run.state == RunState::Running     ? "⏳"
+          : run.state == RunState::Succeeded ? "⏪"
+          : run.state == RunState::DryRun    ? "🧪"
+          : run.state == RunState::NoChange  ? "⚪"
+                                             : "🔴");
     return renderer_.render("request", d);
 }
 
@@ -147,15 +155,14 @@ std::string Reporter::final_status(const Run& run) const {
     const auto elapsed = format_duration(since(run.marks));
     switch (run.state) {
         case RunState::Succeeded:
-            return fmt::format("{} in {}", run.restored() ? "✅ done" : "⚠️ done, not healthy",
-                               elapsed);
+            return fmt::format(
+                "{} in {}", run.restored() ? "✅ done" : "⚠️ done, not healthy", elapsed);
         case RunState::DryRun:
             return "🧪 dry run finished: nothing changed";
         case RunState::NoChange:
             return "⚪ nothing changed";
         case RunState::Failed:
-            return fmt::format("🔴 failed at step {}/{}", run.results.size(),
-                               run.plan.steps.size());
+            return fmt::format("🔴 failed at step {}/{}", run.results.size(), run.plan.steps.size());
         case RunState::Cancelled:
             return "⏹ cancelled";
         case RunState::Running:
@@ -168,16 +175,17 @@ std::string Reporter::final_report(const Run& run) const {
     Data d = common(run);
     if (run.state == RunState::Succeeded) {
         d.set("restored", run.restored());
-        d.set("next_step", run.restored()
-                               ? "Root cause investigation"
-                               : "Still investigating: check /rollback status and the health "
-                                 "endpoint; " + (run.health ? run.health->detail : "no health check"));
+        d.set("next_step",
+              run.restored() ? "Root cause investigation"
+                             : "Still investigating: check /rollback status and the health "
+                               "endpoint; " +
+                                   (run.health ? run.health->detail : "no health check"));
         return renderer_.render("executed", d);
     }
     if (run.state == RunState::DryRun) {
         // Nothing changed, so "after" is "before": say where it would have gone instead.
-        d.set("to", run.plan.request.sha ? *run.plan.request.sha
-                                         : std::string("the previous revision"));
+        d.set("to",
+              run.plan.request.sha ? *run.plan.request.sha : std::string("the previous revision"));
         Data steps = list();
         for (std::size_t i = 0; i < run.results.size(); ++i) {
             Data s = object();
@@ -212,10 +220,11 @@ std::string Reporter::final_report(const Run& run) const {
     if (!last.output.empty()) {
         d.set("output", fenced(last.output));
     }
-    d.set("next_step", run.state == RunState::Cancelled
-                           ? "Check /rollback status before trying again"
-                           : "Follow the runbook by hand (Option 2: manual K8s) and check "
-                             "/rollback status");
+    d.set("next_step",
+          run.state == RunState::Cancelled
+              ? "Check /rollback status before trying again"
+              : "Follow the runbook by hand (Option 2: manual K8s) and check "
+                "/rollback status");
     return renderer_.render("failed", d);
 }
 
@@ -240,8 +249,11 @@ std::string Reporter::refused(std::string_view message,
     return renderer_.render("refused", d);
 }
 
-std::string Reporter::busy(const std::string& target, const RequestId& id,
-                           const std::string& what, const UserId& holder, Duration age) const {
+std::string Reporter::busy(const std::string& target,
+                           const RequestId& id,
+                           const std::string& what,
+                           const UserId& holder,
+                           Duration age) const {
     Data d = object();
     d.set("target", target);
     d.set("id", id.value);
@@ -294,8 +306,8 @@ std::string Reporter::status(const std::vector<DeploymentStatus>& deployments,
         x.set("request", r.request);
         x.set("requester", mention(r.requester));
         x.set("state", r.state);
-        x.set("since", format_duration(std::chrono::duration_cast<Duration>(now - r.since)) +
-                           " ago");
+        x.set("since",
+              format_duration(std::chrono::duration_cast<Duration>(now - r.since)) + " ago");
         rs.push_back(x);
     }
     d.set("runs", rs);

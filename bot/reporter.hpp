@@ -2,7 +2,6 @@
 
 #include "bot/run.hpp"
 #include "bot/settings.hpp"
-
 #include "templates/renderer.hpp"
 
 #include <chrono>
@@ -55,8 +54,10 @@ public:
                                       const std::optional<ChannelId>& channel = std::nullopt,
                                       std::string_view detail = {}) const;
     /// Why a rollback cannot start now: who holds the target, for what, since when.
-    [[nodiscard]] std::string busy(const std::string& target, const RequestId& id,
-                                   const std::string& what, const UserId& holder,
+    [[nodiscard]] std::string busy(const std::string& target,
+                                   const RequestId& id,
+                                   const std::string& what,
+                                   const UserId& holder,
                                    Duration age) const;
     [[nodiscard]] std::string help() const;
     [[nodiscard]] std::string status(const std::vector<DeploymentStatus>& deployments,

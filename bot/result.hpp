@@ -63,9 +63,9 @@ using Result = boost::system::result<T, Error>;
 }  // namespace rollbot::core
 
 /// Invariant that can only fail through a bug: logs and aborts (the supervisor restarts us).
-#define ROLLBOT_CHECK(cond, msg)                                                  \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            ::rollbot::core::check_failed(#cond, (msg), __FILE__, __LINE__);      \
-        }                                                                         \
+#define ROLLBOT_CHECK(cond, msg)                                             \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            ::rollbot::core::check_failed(#cond, (msg), __FILE__, __LINE__); \
+        }                                                                    \
     } while (false)

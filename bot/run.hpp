@@ -18,7 +18,7 @@ enum class RunState {
     Succeeded,  // every step succeeded: ROLLBACK EXECUTED (status from verification)
     NoChange,   // a step reported that nothing changed
     Failed,
-    DryRun,     // nothing changed on purpose
+    DryRun,  // nothing changed on purpose
     Cancelled,
 };
 

@@ -27,10 +27,10 @@ public:
 
 /// One probe of the service's health endpoint.
 struct HealthCheck {
-    bool healthy = false;            // answered 2xx
-    std::optional<int> status;       // HTTP status, if it answered
+    bool healthy = false;       // answered 2xx
+    std::optional<int> status;  // HTTP status, if it answered
     std::chrono::milliseconds latency{};
-    std::string detail;              // "200 OK in 35 ms", "connection refused"
+    std::string detail;  // "200 OK in 35 ms", "connection refused"
     bool operator==(const HealthCheck&) const = default;
 };
 

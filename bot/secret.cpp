@@ -9,7 +9,9 @@ bool token_char(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-bool query_char(char c) { return c != '&' && c != '"' && c != '\'' && c != ' ' && c != '\n'; }
+bool query_char(char c) {
+    return c != '&' && c != '"' && c != '\'' && c != ' ' && c != '\n';
+}
 
 }  // namespace
 

@@ -34,6 +34,7 @@ struct SlackSettings {
     std::string api_url = "https://slack.com/api/";
     ChannelId incidents_channel;
     std::string ca_file;
+    Duration liveness_timeout = 30s;  // no frame or pong this long: the socket is dead
     bool operator==(const SlackSettings&) const = default;
 };
 

@@ -29,34 +29,35 @@ ValueParser<std::string> slack_api_url() {
 }
 
 const Schema<Principals>& principals_schema() {
-    static const Schema<Principals> schema{
+    static const Schema<Principals> kSchema{
         field("users", &Principals::users, list_of(user_id())),
         field("usergroups", &Principals::usergroups, list_of(usergroup_id())),
     };
-    return schema;
+    return kSchema;
 }
 
 const Schema<core::SlackSettings>& slack_schema() {
     using S = core::SlackSettings;
-    static const Schema<S> schema{
+    static const Schema<S> kSchema{
         field("api_url", &S::api_url, slack_api_url()),
         required(field("incidents_channel", &S::incidents_channel, channel_id()),
                  "commands are accepted only in this channel (its C… id)"),
         field("ca_file", &S::ca_file, path(PathRule::ReadableFile)),
+        field("liveness_timeout", &S::liveness_timeout, duration(false)),
     };
-    return schema;
+    return kSchema;
 }
 
 const Schema<core::AccessSettings>& access_schema() {
-    static const Schema<core::AccessSettings> schema{
+    static const Schema<core::AccessSettings> kSchema{
         section("operators", &core::AccessSettings::operators, principals_schema()),
     };
-    return schema;
+    return kSchema;
 }
 
 const Schema<core::ApprovalPolicy>& policy_schema() {
     using P = core::ApprovalPolicy;
-    static const Schema<P> schema{
+    static const Schema<P> kSchema{
         section("approvers", &P::approvers, principals_schema()),
         field("required", &P::required, integer_at_least(1)),
         field("required_groups", &P::required_groups, list_of(usergroup_id())),
@@ -65,17 +66,17 @@ const Schema<core::ApprovalPolicy>& policy_schema() {
         text_field("reject_reaction", &P::reject_reaction, check_emoji_name),
         field("timeout", &P::timeout, duration(false)),
     };
-    return schema;
+    return kSchema;
 }
 
 const Schema<core::DeploymentSettings>& deployment_schema() {
     using D = core::DeploymentSettings;
-    static const Schema<D> schema{
+    static const Schema<D> kSchema{
         text_field("container", &D::container, check_dns_label),
         text_field("image", &D::image, check_image_repository),
         field("rollout_timeout", &D::rollout_timeout, duration(false)),
     };
-    return schema;
+    return kSchema;
 }
 
 // The one rule a policy's keys cannot check alone: that somebody can actually approve.
@@ -132,14 +133,14 @@ constexpr std::array kKinds{core::ActionKind::Full,
 
 // One policy per kind, named as commands name them (core::to_string).
 void read_approvals(Context& ctx, const Value& v, core::Settings& out) {
-    static const std::vector<std::string_view> names = [] {
+    static const std::vector<std::string_view> kNames = [] {
         std::vector<std::string_view> n;
         for (auto kind : kKinds) {
             n.push_back(core::to_string(kind));
         }
         return n;
     }();
-    for_each_entry(ctx, v, &names, [&](std::string_view key, const Value& entry) {
+    for_each_entry(ctx, v, &kNames, [&](std::string_view key, const Value& entry) {
         core::ApprovalPolicy policy;
         read_map(ctx, entry, policy_schema(), policy);
         if (entry.node.IsNull() || entry.node.IsMap()) {  // else reported: the rest is noise
@@ -164,14 +165,14 @@ core::DeploymentSettings default_deployment(std::string_view name) {
 }
 
 void read_deployments(Context& ctx, const Value& v, core::KubernetesSettings& out) {
-    static const std::vector<std::string_view> names{"backend", "frontend"};
+    static const std::vector<std::string_view> kNames{"backend", "frontend"};
     out.deployments.clear();
-    for_each_entry(ctx, v, &names, [&](std::string_view key, const Value& entry) {
+    for_each_entry(ctx, v, &kNames, [&](std::string_view key, const Value& entry) {
         auto deployment = default_deployment(key);
         read_map(ctx, entry, deployment_schema(), deployment);
         out.deployments[std::string(key)] = std::move(deployment);
     });
-    for (std::string_view name : names) {
+    for (std::string_view name : kNames) {
         if (!out.deployments.contains(std::string(name))) {
             ctx.report(v.line,
                        join(v.path, name),
@@ -182,39 +183,39 @@ void read_deployments(Context& ctx, const Value& v, core::KubernetesSettings& ou
 
 const Schema<core::KubernetesSettings>& kubernetes_schema() {
     using K = core::KubernetesSettings;
-    static const Schema<K> schema{
+    static const Schema<K> kSchema{
         field("kubectl", &K::kubectl, path(PathRule::Program)),
         field("kubeconfig", &K::kubeconfig, path(PathRule::Optional)),
         field("context", &K::context, text()),
         text_field("namespace", &K::namespace_name, check_dns_label),
         {"deployments", read_deployments},
     };
-    return schema;
+    return kSchema;
 }
 
 const Schema<core::MigrationSettings>& migrations_schema() {
     using M = core::MigrationSettings;
-    static const Schema<M> schema{
+    static const Schema<M> kSchema{
         text_field("exec_target", &M::exec_target, check_exec_target),
         text_field("container", &M::container, check_dns_label),
         field("alembic", &M::alembic, list_of(non_empty_text(), true)),
     };
-    return schema;
+    return kSchema;
 }
 
 const Schema<core::ScriptSettings>& script_schema() {
     using S = core::ScriptSettings;
-    static const Schema<S> schema{
+    static const Schema<S> kSchema{
         field("path", &S::path, path(PathRule::Required)),
         field("workdir", &S::workdir, path(PathRule::Required)),
         field("timeout", &S::timeout, duration(false)),
     };
-    return schema;
+    return kSchema;
 }
 
 const Schema<core::VerifySettings>& verify_schema() {
     using V = core::VerifySettings;
-    static const Schema<V> schema{
+    static const Schema<V> kSchema{
         text_field("health_url", &V::health_url, check_http_url),
         text_field("prometheus_url", &V::prometheus_url, check_http_url),
         field("error_rate_query", &V::error_rate_query, non_empty_text()),
@@ -223,19 +224,19 @@ const Schema<core::VerifySettings>& verify_schema() {
         field("max_p95_latency", &V::max_p95_latency, duration(false)),
         field("watch", &V::watch, duration(true)),
     };
-    return schema;
+    return kSchema;
 }
 
 const Schema<core::TargetSettings>& targets_schema() {
     using T = core::TargetSettings;
-    static const Schema<T> schema{
+    static const Schema<T> kSchema{
         field("decision", &T::decision, duration(false)),
         field("script", &T::script, duration(false)),
         field("pods_healthy", &T::pods_healthy, duration(false)),
         field("health_200", &T::health_200, duration(false)),
         field("total", &T::total, duration(false)),
     };
-    return schema;
+    return kSchema;
 }
 
 void read_listen(Context& ctx, const Value& v, core::HttpSettings& out) {
@@ -256,13 +257,13 @@ void read_listen(Context& ctx, const Value& v, core::HttpSettings& out) {
 
 const Schema<core::ConsoleSettings>& console_schema() {
     using C = core::ConsoleSettings;
-    static const Schema<C> schema{
+    static const Schema<C> kSchema{
         field("user", &C::user, user_id()),
         field("users", &C::users, map_of(user_id(), non_empty_text())),
         field("usergroups", &C::usergroups, map_of(usergroup_id(), list_of(user_id()))),
         field("bots", &C::bots, list_of(user_id())),
     };
-    return schema;
+    return kSchema;
 }
 
 template <class T>
@@ -272,12 +273,12 @@ Schema<T> one_key(Field<T> f) {
 
 const Schema<core::Settings>& settings_schema() {
     using S = core::Settings;
-    static const auto state =
+    static const auto kState =
         one_key(field("path", &core::StateSettings::path, path(PathRule::Required)));
-    static const auto http = one_key(Field<core::HttpSettings>{"listen", read_listen});
-    static const auto templates =
+    static const auto kHttp = one_key(Field<core::HttpSettings>{"listen", read_listen});
+    static const auto kTemplates =
         one_key(field("dir", &core::TemplateSettings::dir, path(PathRule::Directory)));
-    static const Schema<S> schema{
+    static const Schema<S> kSchema{
         section("slack", &S::slack, slack_schema()),
         section("access", &S::access, access_schema()),
         {"approvals", read_approvals, Field<S>::WhenAbsent::Visit},
@@ -286,12 +287,12 @@ const Schema<core::Settings>& settings_schema() {
         section("script", &S::script, script_schema()),
         section("verify", &S::verify, verify_schema()),
         section("targets", &S::targets, targets_schema()),
-        section("state", &S::state, state),
-        section("http", &S::http, http),
-        section("templates", &S::templates, templates),
+        section("state", &S::state, kState),
+        section("http", &S::http, kHttp),
+        section("templates", &S::templates, kTemplates),
         section("console", &S::console, console_schema()),
     };
-    return schema;
+    return kSchema;
 }
 
 }  // namespace

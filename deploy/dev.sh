@@ -4,6 +4,7 @@
 #   deploy/dev.sh demo    runs the bot in console mode against a simulated cluster
 #   deploy/dev.sh test    runs the whole test suite (unit + integration)
 #   deploy/dev.sh lint    clang-format check and clang-tidy over the project's sources
+#   deploy/dev.sh bench   the benchmarks in test/bench (figures, not pass/fail)
 #   deploy/dev.sh build   only installs and builds
 # Environment: ROLLBOT_BUILD_DIR (default ./build), ROLLBOT_CMAKE_ARGS (extra cmake arguments),
 # ROLLBOT_JOBS (default 2: the Beast+SSL translation units need ~1 GB each).
@@ -74,6 +75,14 @@ run_demo() {
   fi
 }
 
+run_bench() {
+  say "benchmarks (Release build in $BUILD-bench)"
+  # shellcheck disable=SC2086
+  cmake -S "$ROOT" -B "$BUILD-bench" -DCMAKE_BUILD_TYPE=Release ${ROLLBOT_CMAKE_ARGS:-} >/dev/null
+  cmake --build "$BUILD-bench" -j"$JOBS" --target slack_bench
+  "$BUILD-bench/test/bench/slack_bench" all
+}
+
 run_lint() {
   install_packages "${LINT_PACKAGES[@]}"
   say "clang-format"
@@ -87,6 +96,7 @@ case "${1:-}" in
   demo) build; run_demo ;;
   test) build; run_tests ;;
   lint) build; run_lint ;;
+  bench) install_packages "${PACKAGES[@]}"; run_bench ;;
   build) build ;;
-  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -5,12 +5,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <set>
 #include <sstream>
+#include <unistd.h>
 #include <vector>
 
 namespace rollbot::console {
@@ -143,9 +143,12 @@ ConsoleTransport::ConsoleTransport(asio::any_io_executor executor,
       log_(std::move(log)) {}
 
 asio::awaitable<void> ConsoleTransport::run(core::InboundSink& sink) {
-    write_out(fmt::format("rollbot console: you are {} ({}) in #{}. Type /help for console "
-                          "commands, /rollback help for the bot.\n",
-                          name_of(user_), user_, channel_));
+    write_out(
+        fmt::format("rollbot console: you are {} ({}) in #{}. Type /help for console "
+                    "commands, /rollback help for the bot.\n",
+                    name_of(user_),
+                    user_,
+                    channel_));
     const int fd = ::dup(input_fd_);
     boost::system::error_code ec;
     input_.emplace(executor_);
@@ -204,9 +207,12 @@ asio::awaitable<void> ConsoleTransport::handle_line(std::string line, core::Inbo
     }
     switch (parsed.kind) {
         case Kind::Command:
-            sink.on_inbound(core::SlashCommand{
-                user_, name_of(user_), channel_, "/rollback", parsed.argument,
-                core::ReplyTarget{channel_, user_, core::Secret{}}});
+            sink.on_inbound(core::SlashCommand{user_,
+                                               name_of(user_),
+                                               channel_,
+                                               "/rollback",
+                                               parsed.argument,
+                                               core::ReplyTarget{channel_, user_, core::Secret{}}});
             break;
         case Kind::As:
             if (!core::is_user_id(parsed.argument)) {
@@ -240,8 +246,9 @@ asio::awaitable<void> ConsoleTransport::handle_line(std::string line, core::Inbo
         case Kind::Empty:
             break;
         case Kind::Unknown:
-            write_out("(console) rollbot only listens to /rollback here; /help lists the "
-                      "console commands\n");
+            write_out(
+                "(console) rollbot only listens to /rollback here; /help lists the "
+                "console commands\n");
             break;
     }
 }
@@ -252,9 +259,14 @@ void ConsoleTransport::react(bool added, const std::string& emoji, core::Inbound
         return;
     }
     const auto& target = messages_.at(*latest_);
-    write_out(fmt::format("(console) {} {} :{}: on \"{}\"\n", name_of(user_),
-                          added ? "reacted with" : "removed", emoji, label_of(*latest_)));
-    sink.on_inbound(core::ReactionEvent{added, user_, emoji,
+    write_out(fmt::format("(console) {} {} :{}: on \"{}\"\n",
+                          name_of(user_),
+                          added ? "reacted with" : "removed",
+                          emoji,
+                          label_of(*latest_)));
+    sink.on_inbound(core::ReactionEvent{added,
+                                        user_,
+                                        emoji,
                                         core::MessageRef{target.channel, *latest_},
                                         fmt::format("Ev{:08}", ++event_counter_)});
 }
@@ -263,12 +275,12 @@ asio::awaitable<core::Result<core::MessageRef>> ConsoleTransport::post(
     core::OutboundMessage message) {
     const core::MessageTs ts = next_ts();
     if (message.thread_ts) {
-        print(fmt::format("[{}] rollbot → thread \"{}\"", clock_text(),
-                          label_of(*message.thread_ts)),
-              message.text, "    ");
+        print(
+            fmt::format("[{}] rollbot → thread \"{}\"", clock_text(), label_of(*message.thread_ts)),
+            message.text,
+            "    ");
     } else {
-        print(fmt::format("[{}] rollbot → #{}", clock_text(), message.channel), message.text,
-              "  ");
+        print(fmt::format("[{}] rollbot → #{}", clock_text(), message.channel), message.text, "  ");
         latest_ = ts;
     }
     messages_[ts] = Message{message.channel, message.thread_ts, message.text};
@@ -291,7 +303,8 @@ asio::awaitable<core::Result<void>> ConsoleTransport::update(core::MessageRef re
     }
     it->second.text = std::move(text);
     if (!changed.empty()) {
-        print(fmt::format("[{}] rollbot edited \"{}\"", clock_text(), label_of(ref.ts)), changed,
+        print(fmt::format("[{}] rollbot edited \"{}\"", clock_text(), label_of(ref.ts)),
+              changed,
               "  ~ ");
     }
     co_return core::Result<void>{};
@@ -309,7 +322,8 @@ asio::awaitable<core::Result<void>> ConsoleTransport::reply(core::ReplyTarget ta
         co_return core::Result<void>{};
     }
     print(fmt::format("[{}] rollbot → only {} can see this", clock_text(), name_of(target.user)),
-          text, "  ");
+          text,
+          "  ");
     co_return core::Result<void>{};
 }
 
@@ -332,12 +346,13 @@ asio::awaitable<core::Result<std::vector<core::UserId>>> ConsoleTransport::userg
 }
 
 asio::awaitable<core::Result<core::UserInfo>> ConsoleTransport::user_info(core::UserId user) {
-    const bool bot = std::find(console_.bots.begin(), console_.bots.end(), user) !=
-                     console_.bots.end();
+    const bool bot =
+        std::find(console_.bots.begin(), console_.bots.end(), user) != console_.bots.end();
     co_return core::UserInfo{user, name_of(user), bot, false};
 }
 
-void ConsoleTransport::print(std::string_view header, std::string_view body,
+void ConsoleTransport::print(std::string_view header,
+                             std::string_view body,
                              std::string_view indent) {
     std::string out = std::string(header) + "\n";
     for (const auto& line : split_lines(render_for_terminal(body, console_))) {
@@ -370,8 +385,8 @@ std::string ConsoleTransport::label_of(const core::MessageTs& ts) const {
     if (it == messages_.end()) {
         return ts.value;
     }
-    std::string first = render_for_terminal(it->second.text.substr(0, it->second.text.find('\n')),
-                                            console_);
+    std::string first =
+        render_for_terminal(it->second.text.substr(0, it->second.text.find('\n')), console_);
     constexpr std::size_t kMax = 60;
     if (first.size() > kMax) {
         std::size_t cut = kMax;
@@ -384,14 +399,13 @@ std::string ConsoleTransport::label_of(const core::MessageTs& ts) const {
 }
 
 std::string ConsoleTransport::clock_text() const {
-    return fmt::format("{:%H:%M:%S}", fmt::localtime(std::chrono::system_clock::to_time_t(
-                                          clock_.now())));
+    return fmt::format("{:%H:%M:%S}",
+                       fmt::localtime(std::chrono::system_clock::to_time_t(clock_.now())));
 }
 
 core::MessageTs ConsoleTransport::next_ts() {
-    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                          clock_.now().time_since_epoch())
-                          .count();
+    const auto secs =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
     return core::MessageTs{fmt::format("{}.{:06}", secs, ++ts_counter_ % 1000000)};
 }
 

@@ -1,6 +1,7 @@
 // The real daemon, in console mode, against the fake kubectl / rollback.sh and a fake health
 // endpoint on 127.0.0.1: what an on-call engineer sees after `deploy/dev.sh demo`.
 #include "test/support/child_process.hpp"
+#include "test/support/daemon_config.hpp"
 #include "test/support/fake_http_server.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -32,43 +33,10 @@ protected:
 
     void SetUp() override { write_config(); }
 
-    void write_config(std::string extra = {}) {
-        const std::string fakes = ROLLBOT_FAKES_DIR;
-        dir_.write("config.yaml", fmt::format(R"(
-slack:
-  incidents_channel: C0INCIDENTS
-access:
-  operators: {{users: [U0ALICE, U0BOB]}}
-approvals:
-  db:
-    approvers: {{usergroups: [S0DBA]}}
-kubernetes:
-  kubectl: {fakes}/kubectl
-  kubeconfig: {dir}/cluster.json
-  namespace: preskool
-  deployments:
-    backend:  {{container: backend,  image: ghcr.io/your-org/preskool-backend,  rollout_timeout: 120s}}
-    frontend: {{container: frontend, image: ghcr.io/your-org/preskool-frontend, rollout_timeout: 60s}}
-script:
-  path: {fakes}/rollback.sh
-  workdir: {dir}
-  timeout: 2m
-verify:
-  health_url: {health}
-  prometheus_url: http://127.0.0.1:9
-  watch: 0
-state:
-  path: {dir}/state.db
-console:
-  user: U0ALICE
-  users: {{U0ALICE: alice, U0BOB: bob, U0DAVE: dave}}
-  usergroups: {{S0DBA: [U0BOB]}}
-{extra}
-)",
-                                              fmt::arg("fakes", fakes),
-                                              fmt::arg("dir", dir_.path().string()),
-                                              fmt::arg("health", health_.url("/api/v1/health")),
-                                              fmt::arg("extra", extra)));
+    void write_config() {
+        dir_.write("config.yaml",
+                   daemon_config(DaemonConfig{.dir = dir_.path().string(),
+                                              .health_url = health_.url("/api/v1/health")}));
     }
 
     // Seeds the fake cluster (default scenario) and then edits it.
@@ -99,8 +67,14 @@ console:
 
     std::string image_of(const std::string& deployment) {
         ChildProcess k({std::string(ROLLBOT_FAKES_DIR) + "/kubectl",
-                        "--kubeconfig=" + dir_.file("cluster.json").string(), "get", "deployment",
-                        deployment, "-n", "preskool", "-o", "json"});
+                        "--kubeconfig=" + dir_.file("cluster.json").string(),
+                        "get",
+                        "deployment",
+                        deployment,
+                        "-n",
+                        "preskool",
+                        "-o",
+                        "json"});
         EXPECT_EQ(k.wait_exit(kWait), 0) << k.err();
         const json d = json::parse(k.out(), nullptr, false);
         return d["spec"]["template"]["spec"]["containers"][0].value("image", "");
@@ -120,8 +94,8 @@ console:
     }
 
     std::unique_ptr<ChildProcess> start(std::vector<std::string> extra_args = {}) {
-        std::vector<std::string> argv{ROLLBOTD_PATH, "--config", dir_.file("config.yaml").string(),
-                                      "--console"};
+        std::vector<std::string> argv{
+            ROLLBOTD_PATH, "--config", dir_.file("config.yaml").string(), "--console"};
         argv.insert(argv.end(), extra_args.begin(), extra_args.end());
         auto bot = std::make_unique<ChildProcess>(argv);
         EXPECT_TRUE(bot->wait_for_stdout("rollbot console", kWait));
@@ -129,8 +103,9 @@ console:
     }
 
     static bool any_call_contains(const std::vector<std::string>& calls, std::string_view what) {
-        return std::any_of(calls.begin(), calls.end(),
-                           [&](const auto& c) { return c.find(what) != std::string::npos; });
+        return std::any_of(calls.begin(), calls.end(), [&](const auto& c) {
+            return c.find(what) != std::string::npos;
+        });
     }
 
     TempDir dir_;
@@ -149,8 +124,9 @@ TEST_F(ConsoleRollback, BackendToAShaEndsInTheRunbookBlock) {
     EXPECT_THAT(out, HasSubstr("Reason:           error rate spike\n"));
     EXPECT_THAT(out, HasSubstr("Status:           ✅ Service restored\n"));
     EXPECT_THAT(out, HasSubstr("Next Step:        Root cause investigation\n"));
-    EXPECT_THAT(out, HasSubstr("cluster.json set image deployment/backend "
-                               "backend=ghcr.io/your-org/preskool-backend:abc1234f -n preskool`"));
+    EXPECT_THAT(out,
+                HasSubstr("cluster.json set image deployment/backend "
+                          "backend=ghcr.io/your-org/preskool-backend:abc1234f -n preskool`"));
     EXPECT_THAT(out, HasSubstr("deployment \"backend\" successfully rolled out"));
     EXPECT_EQ(image_of("backend"), "ghcr.io/your-org/preskool-backend:abc1234f");
     EXPECT_TRUE(health_.wait_for_requests(1, kWait));
@@ -178,8 +154,9 @@ TEST_F(ConsoleRollback, CrashLoopingTargetFailsWithTheStepAndItsOutput) {
     ASSERT_TRUE(bot->wait_for_stdout("On-Call: @alice", kWait));
     const auto& out = bot->out();
     EXPECT_THAT(out, HasSubstr("Failed step:      2/2 `kubectl --kubeconfig="));
-    EXPECT_THAT(out, HasSubstr("cluster.json rollout status deployment/backend -n preskool "
-                               "--timeout=120s`"));
+    EXPECT_THAT(out,
+                HasSubstr("cluster.json rollout status deployment/backend -n preskool "
+                          "--timeout=120s`"));
     EXPECT_THAT(out, HasSubstr("the rollout did not finish within 120s"));
     EXPECT_THAT(out, HasSubstr("Exit code:        1"));
     EXPECT_THAT(out, HasSubstr("error: timed out waiting for the condition"));
@@ -211,9 +188,8 @@ TEST_F(ConsoleRollback, SkippedRollbackIsNotReportedAsARollback) {
 TEST_F(ConsoleRollback, FrontendAndFullUseTheScript) {
     auto bot = start();
     bot->write_stdin("/rollback frontend --reason ui broke\n/wait\n/rollback full\n");
-    ASSERT_TRUE(bot->wait_for_stdout("`bash " + std::string(ROLLBOT_FAKES_DIR) +
-                                         "/rollback.sh --frontend-only`",
-                                     kWait));
+    ASSERT_TRUE(bot->wait_for_stdout(
+        "`bash " + std::string(ROLLBOT_FAKES_DIR) + "/rollback.sh --frontend-only`", kWait));
     ASSERT_TRUE(bot->wait_for_stdout("Rolled back from: backend e4d5c6b7, frontend", kWait));
     bot->close_stdin();
     EXPECT_EQ(bot->wait_exit(kWait), 0);
@@ -251,11 +227,13 @@ TEST_F(ConsoleRollback, DaemonDryRunFlagMakesEveryRollbackADryRun) {
 
 TEST_F(ConsoleRollback, BadInputChangesNothing) {
     auto bot = start();
-    bot->write_stdin("/rollback backend abc123g\n"
-                     "/rollback backend $(reboot)\n"
-                     "/rollback b\xD0\xB0" "ckend\n"
-                     "/as U0DAVE\n/rollback backend\n"
-                     "/as U0ALICE\n/in C0RANDOM\n/rollback status\n");
+    bot->write_stdin(
+        "/rollback backend abc123g\n"
+        "/rollback backend $(reboot)\n"
+        "/rollback b\xD0\xB0"
+        "ckend\n"
+        "/as U0DAVE\n/rollback backend\n"
+        "/as U0ALICE\n/in C0RANDOM\n/rollback status\n");
     bot->close_stdin();
     ASSERT_EQ(bot->wait_exit(kWait), 0);
     const auto& out = bot->out();
@@ -285,9 +263,10 @@ TEST_F(ConsoleRollback, SecondRollbackOfTheSameTargetIsToldWhoHoldsIt) {
     edit_cluster([](json& s) { s["status_delay_ms"] = 1500; });
     auto bot = start();
     bot->write_stdin("/rollback backend --reason first\n/as U0BOB\n/rollback backend abc1234f\n");
-    ASSERT_TRUE(bot->wait_for_stdout("backend is busy: R1 (backend rollback to the previous "
-                                     "revision) by @alice, started",
-                                     kWait));
+    ASSERT_TRUE(
+        bot->wait_for_stdout("backend is busy: R1 (backend rollback to the previous "
+                             "revision) by @alice, started",
+                             kWait));
     ASSERT_TRUE(bot->wait_for_stdout("⏪ ROLLBACK EXECUTED", kWait));
     bot->close_stdin();
     EXPECT_EQ(bot->wait_exit(kWait), 0);
@@ -315,7 +294,8 @@ TEST_F(ConsoleRollback, SigtermStopsCleanly) {
 }
 
 TEST_F(ConsoleRollback, BrokenConfigExits78WithEveryProblem) {
-    dir_.write("bad.yaml", "slack:\n  incidents_channel: nope\napprovals:\n  db:\n    tiemout: 5m\n");
+    dir_.write("bad.yaml",
+               "slack:\n  incidents_channel: nope\napprovals:\n  db:\n    tiemout: 5m\n");
     ChildProcess bot({ROLLBOTD_PATH, "--config", dir_.file("bad.yaml").string(), "--console"});
     EXPECT_EQ(bot.wait_exit(kWait), 78);
     EXPECT_THAT(bot.err(), HasSubstr("bad.yaml:2: slack.incidents_channel"));
@@ -323,7 +303,10 @@ TEST_F(ConsoleRollback, BrokenConfigExits78WithEveryProblem) {
 }
 
 TEST_F(ConsoleRollback, CheckConfigAndVersion) {
-    ChildProcess check({ROLLBOTD_PATH, "--config", dir_.file("config.yaml").string(), "--console",
+    ChildProcess check({ROLLBOTD_PATH,
+                        "--config",
+                        dir_.file("config.yaml").string(),
+                        "--console",
                         "--check-config"});
     EXPECT_EQ(check.wait_exit(kWait), 0) << check.err();
     ChildProcess version({ROLLBOTD_PATH, "--version"});

@@ -1,16 +1,15 @@
 #include "test/support/child_process.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
 #include <stdexcept>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 extern char** environ;
 
@@ -23,6 +22,23 @@ void make_pipe(int fds[2]) {
     }
 }
 
+// Reads what is there; closes the fd at end of file. False when the fd is closed.
+bool drain_fd(int& fd, std::string& sink, std::mutex& m) {
+    char buf[16384];
+    const auto r = ::read(fd, buf, sizeof buf);
+    if (r > 0) {
+        std::lock_guard lock(m);
+        sink.append(buf, static_cast<std::size_t>(r));
+        return true;
+    }
+    if (r < 0 && errno == EINTR) {
+        return true;
+    }
+    ::close(fd);
+    fd = -1;
+    return false;
+}
+
 }  // namespace
 
 ChildProcess::ChildProcess(std::vector<std::string> argv,
@@ -33,6 +49,7 @@ ChildProcess::ChildProcess(std::vector<std::string> argv,
     make_pipe(in);
     make_pipe(out);
     make_pipe(err);
+    make_pipe(stop_);
     std::vector<std::string> env_strings;
     for (char** e = environ; *e != nullptr; ++e) {
         env_strings.emplace_back(*e);
@@ -71,19 +88,62 @@ ChildProcess::ChildProcess(std::vector<std::string> argv,
     if (pidfd_ < 0) {
         throw std::runtime_error(std::string("pidfd_open: ") + std::strerror(errno));
     }
+    drainer_ = std::thread([this] { drain(); });
 }
 
 ChildProcess::~ChildProcess() {
-    if (!status_ && pid_ > 0) {
-        ::kill(pid_, SIGKILL);
-        int st = 0;
-        ::waitpid(pid_, &st, 0);
+    bool running = false;
+    {
+        std::lock_guard lock(mutex_);
+        running = !status_.has_value();
     }
-    for (int fd : {in_, stdout_, stderr_, pidfd_}) {
+    if (running && pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+    }
+    if (stop_[1] >= 0) {
+        (void)::write(stop_[1], "x", 1);
+    }
+    if (drainer_.joinable()) {
+        drainer_.join();
+    }
+    for (int fd : {in_, stdout_, stderr_, pidfd_, stop_[0], stop_[1]}) {
         if (fd >= 0) {
             ::close(fd);
         }
     }
+}
+
+// Drains stdout and stderr until both end, then reaps the child (its pidfd turns readable).
+void ChildProcess::drain() {
+    bool exited = false;
+    while (!exited) {
+        pollfd fds[4] = {{stdout_, POLLIN, 0},
+                         {stderr_, POLLIN, 0},
+                         {stdout_ < 0 && stderr_ < 0 ? pidfd_ : -1, POLLIN, 0},
+                         {stop_[0], POLLIN, 0}};
+        if (::poll(fds, 4, -1) < 0 && errno != EINTR) {
+            return;
+        }
+        if (fds[3].revents != 0) {
+            return;  // destructor: the child was killed, nobody waits any more
+        }
+        if (fds[0].revents != 0 && stdout_ >= 0) {
+            drain_fd(stdout_, out_, mutex_);
+        }
+        if (fds[1].revents != 0 && stderr_ >= 0) {
+            drain_fd(stderr_, err_, mutex_);
+        }
+        if (fds[2].revents != 0) {
+            int st = 0;
+            if (::waitpid(pid_, &st, 0) == pid_) {
+                std::lock_guard lock(mutex_);
+                status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                exited = true;
+            }
+        }
+        changed_.notify_all();
+    }
+    changed_.notify_all();
 }
 
 void ChildProcess::write_stdin(std::string_view text) {
@@ -107,89 +167,58 @@ void ChildProcess::close_stdin() {
 }
 
 void ChildProcess::send_signal(int signo) {
+    std::lock_guard lock(mutex_);
     if (!status_) {
         ::kill(pid_, signo);
     }
 }
 
-bool ChildProcess::pump(std::chrono::steady_clock::time_point deadline) {
-    pollfd fds[3] = {{stdout_, POLLIN, 0}, {stderr_, POLLIN, 0}, {pidfd_, POLLIN, 0}};
-    const bool pipes_open = stdout_ >= 0 || stderr_ >= 0;
-    if (!pipes_open && status_) {
-        return false;
-    }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    const int ms = static_cast<int>(std::max<long long>(0, left.count()));
-    const int n = ::poll(fds, 3, ms);
-    if (n <= 0) {
-        return true;
-    }
-    auto drain = [](int& fd, std::string& sink) {
-        char buf[8192];
-        const auto r = ::read(fd, buf, sizeof buf);
-        if (r > 0) {
-            sink.append(buf, static_cast<std::size_t>(r));
-        } else if (r == 0 || errno != EINTR) {
-            ::close(fd);
-            fd = -1;
-        }
-    };
-    if (fds[0].revents != 0 && stdout_ >= 0) {
-        drain(stdout_, out_);
-    }
-    if (fds[1].revents != 0 && stderr_ >= 0) {
-        drain(stderr_, err_);
-    }
-    if (fds[2].revents != 0 && !status_ && stdout_ < 0 && stderr_ < 0) {
-        int st = 0;
-        if (::waitpid(pid_, &st, 0) == pid_) {
-            status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-    }
-    return true;
-}
-
 testing::AssertionResult ChildProcess::wait_for_stdout(std::string_view needle,
                                                        std::chrono::milliseconds timeout,
                                                        std::size_t from) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-        if (out_.size() >= from && out_.find(needle, from) != std::string::npos) {
-            return testing::AssertionSuccess();
-        }
-        if (std::chrono::steady_clock::now() >= deadline || !pump(deadline)) {
-            break;
-        }
-        if (stdout_ < 0 && out_.find(needle, from) == std::string::npos && status_) {
-            break;
-        }
+    std::unique_lock lock(mutex_);
+    const bool found = changed_.wait_for(lock, timeout, [&] {
+        return (out_.size() >= from && out_.find(needle, from) != std::string::npos) ||
+               status_.has_value();
+    });
+    if (found && out_.size() >= from && out_.find(needle, from) != std::string::npos) {
+        return testing::AssertionSuccess();
     }
     return testing::AssertionFailure()
-           << "stdout did not show \"" << needle << "\" within " << timeout.count()
-           << " ms\n--- stdout ---\n" << out_ << "\n--- stderr ---\n" << err_;
+           << "stdout did not show \"" << needle << "\" within " << timeout.count() << " ms"
+           << (status_ ? " (the process exited)" : "") << "\n--- stdout ---\n"
+           << out_ << "\n--- stderr ---\n"
+           << err_;
 }
 
 testing::AssertionResult ChildProcess::wait_for_stderr(std::string_view needle,
                                                        std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (err_.find(needle) == std::string::npos) {
-        if (std::chrono::steady_clock::now() >= deadline || !pump(deadline)) {
-            return testing::AssertionFailure()
-                   << "stderr did not show \"" << needle << "\"\n--- stderr ---\n" << err_;
-        }
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] {
+        return err_.find(needle) != std::string::npos || status_.has_value();
+    });
+    if (err_.find(needle) != std::string::npos) {
+        return testing::AssertionSuccess();
     }
-    return testing::AssertionSuccess();
+    return testing::AssertionFailure() << "stderr did not show \"" << needle << "\" within "
+                                       << timeout.count() << " ms\n--- stderr ---\n"
+                                       << err_;
 }
 
 std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!status_ && std::chrono::steady_clock::now() < deadline) {
-        if (!pump(deadline)) {
-            break;
-        }
-    }
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] { return status_.has_value(); });
     return status_;
+}
+
+std::string ChildProcess::out() const {
+    std::lock_guard lock(mutex_);
+    return out_;
+}
+
+std::string ChildProcess::err() const {
+    std::lock_guard lock(mutex_);
+    return err_;
 }
 
 }  // namespace rollbot::test

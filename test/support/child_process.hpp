@@ -1,19 +1,23 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
+#include <thread>
 #include <utility>
 #include <vector>
 
 namespace rollbot::test {
 
-/// A program under test (usually rollbotd) with pipes on stdin, stdout and stderr. Output is
-/// collected while waiting; every wait has a deadline and none of them sleeps.
+/// A program under test (usually rollbotd) with pipes on stdin, stdout and stderr. A
+/// background thread drains its output all the time, so a chatty child never blocks on a full
+/// pipe; waits have deadlines and none of them sleeps.
 class ChildProcess {
 public:
     /// Starts argv[0] (a path) with the test's environment plus `extra_env`.
@@ -34,26 +38,29 @@ public:
     /// Waits until stderr contains `needle`.
     [[nodiscard]] testing::AssertionResult wait_for_stderr(std::string_view needle,
                                                            std::chrono::milliseconds timeout);
-    /// Waits for the exit status (collecting the rest of the output); nullopt on timeout.
+    /// Waits for the exit status (output is complete once it returns); nullopt on timeout.
     [[nodiscard]] std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
-    [[nodiscard]] const std::string& out() const { return out_; }
-    [[nodiscard]] const std::string& err() const { return err_; }
+    /// Copies of what the child wrote so far.
+    [[nodiscard]] std::string out() const;
+    [[nodiscard]] std::string err() const;
     [[nodiscard]] pid_t pid() const { return pid_; }
 
 private:
-    // Reads whatever is available, waiting at most until `deadline`; false once nothing more
-    // can arrive (both pipes closed and the child reaped).
-    bool pump(std::chrono::steady_clock::time_point deadline);
+    void drain();  // the background thread
 
     pid_t pid_ = -1;
     int pidfd_ = -1;
     int in_ = -1;
     int stdout_ = -1;
     int stderr_ = -1;
+    int stop_[2] = {-1, -1};  // wakes the drain thread at destruction
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
     std::optional<int> status_;
     std::string out_;
     std::string err_;
+    std::thread drainer_;
 };
 
 }  // namespace rollbot::test

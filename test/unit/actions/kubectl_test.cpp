@@ -61,9 +61,10 @@ TEST(ParseDeployment, RejectsGarbageAndMissingContainers) {
     auto missing = parse_deployment(kDeployment, "frontend");
     ASSERT_FALSE(missing.has_value());
     EXPECT_THAT(missing.error().message, HasSubstr("no container named frontend"));
-    auto odd = parse_deployment(R"({"metadata":{"annotations":{"deployment.kubernetes.io/revision":"x"}},
+    auto odd =
+        parse_deployment(R"({"metadata":{"annotations":{"deployment.kubernetes.io/revision":"x"}},
         "spec":{"template":{"spec":{"containers":[{"name":"backend","image":"r:t"}]}}}})",
-                                "backend");
+                         "backend");
     ASSERT_TRUE(odd.has_value());
     EXPECT_EQ(odd->revision, 0) << "a non-numeric revision is unknown, never a crash";
 }
@@ -85,15 +86,17 @@ TEST(Interpret, UndoSuccessAndSkippedRollback) {
 
     auto skipped = interpret(
         step_of(StepKind::KubectlUndo),
-        exited(0, "deployment.apps/backend skipped rollback (current template already matches "
-                  "revision 0)\n"));
+        exited(0,
+               "deployment.apps/backend skipped rollback (current template already matches "
+               "revision 0)\n"));
     EXPECT_EQ(skipped.outcome, StepOutcome::NoChange) << "skipped rollback is not a rollback";
     EXPECT_THAT(skipped.summary, HasSubstr("nothing changed"));
 }
 
 TEST(Interpret, UndoWithoutHistory) {
-    auto r = interpret(step_of(StepKind::KubectlUndo),
-                       exited(1, "", "error: no rollout history found for deployment \"backend\"\n"));
+    auto r =
+        interpret(step_of(StepKind::KubectlUndo),
+                  exited(1, "", "error: no rollout history found for deployment \"backend\"\n"));
     EXPECT_EQ(r.outcome, StepOutcome::Failed);
     EXPECT_THAT(r.summary, HasSubstr("no previous revision"));
     EXPECT_EQ(r.exit_code, 1);
@@ -125,38 +128,45 @@ TEST(Interpret, RolloutStatusTimeoutAndDeadline) {
     EXPECT_THAT(timeout.output, HasSubstr("timed out waiting"));
 
     auto deadline = interpret(step_of(StepKind::KubectlRolloutStatus),
-                              exited(1, "", "error: deployment \"backend\" exceeded its progress "
-                                            "deadline\n"));
+                              exited(1,
+                                     "",
+                                     "error: deployment \"backend\" exceeded its progress "
+                                     "deadline\n"));
     EXPECT_THAT(deadline.summary, HasSubstr("progress deadline"));
 
     auto done = interpret(step_of(StepKind::KubectlRolloutStatus),
-                          exited(0, "Waiting for deployment...\ndeployment \"backend\" "
-                                    "successfully rolled out\n"));
+                          exited(0,
+                                 "Waiting for deployment...\ndeployment \"backend\" "
+                                 "successfully rolled out\n"));
     EXPECT_EQ(done.outcome, StepOutcome::Succeeded);
     EXPECT_EQ(done.summary, "deployment \"backend\" successfully rolled out");
 
-    auto unfinished = interpret(step_of(StepKind::KubectlRolloutStatus),
-                                exited(0, "Waiting for deployment \"backend\" rollout to finish\n"));
+    auto unfinished =
+        interpret(step_of(StepKind::KubectlRolloutStatus),
+                  exited(0, "Waiting for deployment \"backend\" rollout to finish\n"));
     EXPECT_EQ(unfinished.outcome, StepOutcome::Failed) << "--watch=false exits 0 unfinished";
 }
 
 TEST(Interpret, ErrorsAreMatchedAnywhereNotByLinePrefix) {
     auto forbidden = interpret(
         step_of(StepKind::KubectlUndo),
-        exited(1, "",
+        exited(1,
+               "",
                "error: failed restoring revision 0: deployments.apps \"backend\" is forbidden: "
                "User \"system:serviceaccount:preskool:rollback-bot\" cannot patch resource\n"));
     EXPECT_THAT(forbidden.summary, HasSubstr("RBAC"));
     auto conflict = interpret(
         step_of(StepKind::KubectlSetImage),
-        exited(1, "",
+        exited(1,
+               "",
                "error: failed to patch image update to pod template: Operation cannot be "
                "fulfilled on deployments.apps \"backend\": the object has been modified; please "
                "apply your changes to the latest version and try again\n"));
     EXPECT_THAT(conflict.summary, HasSubstr("somebody changed the deployment"));
     auto refused = interpret(
         step_of(StepKind::Generic),
-        exited(1, "",
+        exited(1,
+               "",
                "E1123 memcache.go:265] couldn't get current server API group list\n"
                "The connection to the server 127.0.0.1:1 was refused - did you specify the "
                "right host or port?\n"));
@@ -165,19 +175,22 @@ TEST(Interpret, ErrorsAreMatchedAnywhereNotByLinePrefix) {
 
 TEST(Interpret, AlembicOutputs) {
     auto current = interpret(step_of(StepKind::AlembicCurrent),
-                             exited(0, "3f2a1b4c5d6e (head)\n",
+                             exited(0,
+                                    "3f2a1b4c5d6e (head)\n",
                                     "INFO  [alembic.runtime.migration] Context impl "
                                     "PostgresqlImpl.\n"));
     EXPECT_EQ(current.summary, "current revision 3f2a1b4c5d6e (head)");
-    auto down = interpret(
-        step_of(StepKind::AlembicDowngrade),
-        exited(0, "",
-               "INFO  [alembic.runtime.migration] Running downgrade 3f2a1b4c5d6e -> "
-               "ae1027a6acf, create fee_payments table\n"));
+    auto down =
+        interpret(step_of(StepKind::AlembicDowngrade),
+                  exited(0,
+                         "",
+                         "INFO  [alembic.runtime.migration] Running downgrade 3f2a1b4c5d6e -> "
+                         "ae1027a6acf, create fee_payments table\n"));
     EXPECT_EQ(down.outcome, StepOutcome::Succeeded);
     EXPECT_EQ(down.summary, "downgraded 3f2a1b4c5d6e -> ae1027a6acf");
     auto unknown = interpret(step_of(StepKind::AlembicDowngrade),
-                             exited(255, "FAILED: Can't locate revision identified by 'zz'\n",
+                             exited(255,
+                                    "FAILED: Can't locate revision identified by 'zz'\n",
                                     "ERROR [alembic.util.messaging] Can't locate revision\n"));
     EXPECT_EQ(unknown.outcome, StepOutcome::Failed);
     EXPECT_THAT(unknown.summary, HasSubstr("Can't locate revision identified by 'zz'"));
@@ -224,7 +237,8 @@ TEST(OutputTail, KeepsTheLastLines) {
 TEST(KubectlArgv, GlobalFlagsBeforeTheSubcommand) {
     core::KubernetesSettings k;
     k.kubectl = "kubectl";
-    EXPECT_EQ(kubectl_argv(k, {"get", "pods"}), (std::vector<std::string>{"kubectl", "get", "pods"}));
+    EXPECT_EQ(kubectl_argv(k, {"get", "pods"}),
+              (std::vector<std::string>{"kubectl", "get", "pods"}));
     k.context = "prod";
     EXPECT_EQ(kubectl_argv(k, {"get"}),
               (std::vector<std::string>{"kubectl", "--context=prod", "get"}));

@@ -18,10 +18,10 @@ core::Settings settings() {
     core::Settings s;
     s.kubernetes.kubectl = "/usr/bin/kubectl";
     s.kubernetes.namespace_name = "preskool";
-    s.kubernetes.deployments["backend"] = {"backend", "ghcr.io/your-org/preskool-backend",
-                                           std::chrono::seconds(120)};
-    s.kubernetes.deployments["frontend"] = {"frontend", "ghcr.io/your-org/preskool-frontend",
-                                            std::chrono::seconds(60)};
+    s.kubernetes.deployments["backend"] = {
+        "backend", "ghcr.io/your-org/preskool-backend", std::chrono::seconds(120)};
+    s.kubernetes.deployments["frontend"] = {
+        "frontend", "ghcr.io/your-org/preskool-frontend", std::chrono::seconds(60)};
     s.script.path = "/srv/preskool/scripts/rollback.sh";
     s.script.workdir = "/srv/preskool";
     s.script.timeout = std::chrono::minutes(10);
@@ -34,7 +34,8 @@ core::Plan plan(const core::Settings& s, RollbackRequest r) {
     return p ? *p : core::Plan{};
 }
 
-RollbackRequest request(ActionKind kind, std::optional<std::string> sha = std::nullopt,
+RollbackRequest request(ActionKind kind,
+                        std::optional<std::string> sha = std::nullopt,
                         bool dry_run = false) {
     RollbackRequest r;
     r.action = kind;
@@ -49,13 +50,20 @@ RollbackRequest request(ActionKind kind, std::optional<std::string> sha = std::n
 TEST(Planner, BackendWithoutShaIsUndoThenRolloutStatus) {
     auto p = plan(settings(), request(ActionKind::Backend));
     ASSERT_EQ(p.steps.size(), 2U);
-    EXPECT_EQ(p.steps[0].argv,
-              (Argv{"/usr/bin/kubectl", "rollout", "undo", "deployment/backend", "-n", "preskool"}));
+    EXPECT_EQ(
+        p.steps[0].argv,
+        (Argv{"/usr/bin/kubectl", "rollout", "undo", "deployment/backend", "-n", "preskool"}));
     EXPECT_EQ(p.steps[0].kind, StepKind::KubectlUndo);
     EXPECT_EQ(p.steps[0].effect, StepEffect::Change);
     EXPECT_EQ(p.steps[0].phase, Phase::Script);
-    EXPECT_EQ(p.steps[1].argv, (Argv{"/usr/bin/kubectl", "rollout", "status", "deployment/backend",
-                                     "-n", "preskool", "--timeout=120s"}));
+    EXPECT_EQ(p.steps[1].argv,
+              (Argv{"/usr/bin/kubectl",
+                    "rollout",
+                    "status",
+                    "deployment/backend",
+                    "-n",
+                    "preskool",
+                    "--timeout=120s"}));
     EXPECT_EQ(p.steps[1].phase, Phase::Rollout);
     EXPECT_GT(p.steps[1].timeout, std::chrono::seconds(120))
         << "kubectl's own --timeout must fire before the process backstop";
@@ -66,8 +74,13 @@ TEST(Planner, BackendToAShaIsSetImage) {
     auto p = plan(settings(), request(ActionKind::Backend, "abc1234f"));
     ASSERT_EQ(p.steps.size(), 2U);
     EXPECT_EQ(p.steps[0].argv,
-              (Argv{"/usr/bin/kubectl", "set", "image", "deployment/backend",
-                    "backend=ghcr.io/your-org/preskool-backend:abc1234f", "-n", "preskool"}));
+              (Argv{"/usr/bin/kubectl",
+                    "set",
+                    "image",
+                    "deployment/backend",
+                    "backend=ghcr.io/your-org/preskool-backend:abc1234f",
+                    "-n",
+                    "preskool"}));
     EXPECT_EQ(p.steps[0].kind, StepKind::KubectlSetImage);
     EXPECT_EQ(p.steps[1].argv.back(), "--timeout=120s");
 }
@@ -75,7 +88,8 @@ TEST(Planner, BackendToAShaIsSetImage) {
 TEST(Planner, FrontendWithoutShaUsesTheScript) {
     auto p = plan(settings(), request(ActionKind::Frontend));
     ASSERT_EQ(p.steps.size(), 1U);
-    EXPECT_EQ(p.steps[0].argv, (Argv{"bash", "/srv/preskool/scripts/rollback.sh", "--frontend-only"}));
+    EXPECT_EQ(p.steps[0].argv,
+              (Argv{"bash", "/srv/preskool/scripts/rollback.sh", "--frontend-only"}));
     EXPECT_EQ(p.steps[0].workdir, "/srv/preskool");
     EXPECT_EQ(p.steps[0].kind, StepKind::RollbackScript);
     EXPECT_TRUE(p.steps[0].env.empty());
@@ -104,8 +118,17 @@ TEST(Planner, DbIsAlembicThroughKubectlExec) {
     r.db = core::DbTarget{0, "ae1027a6acf"};
     auto p = plan(s, r);
     ASSERT_EQ(p.steps.size(), 2U);
-    const Argv prefix{"/usr/bin/kubectl", "exec", "-n", "preskool", "deployment/backend", "-c",
-                      "backend", "--", "alembic", "-c", "/app/alembic.ini"};
+    const Argv prefix{"/usr/bin/kubectl",
+                      "exec",
+                      "-n",
+                      "preskool",
+                      "deployment/backend",
+                      "-c",
+                      "backend",
+                      "--",
+                      "alembic",
+                      "-c",
+                      "/app/alembic.ini"};
     Argv current = prefix;
     current.push_back("current");
     EXPECT_EQ(p.steps[0].argv, current);
@@ -130,7 +153,8 @@ TEST(Planner, DryRunChangesNothing) {
     EXPECT_EQ(set.steps[0].argv.back(), "--dry-run=server");
 
     auto full = plan(s, request(ActionKind::Full, std::nullopt, true));
-    EXPECT_THAT(full.steps[0].env, ElementsAre(std::pair<std::string, std::string>{"DRY_RUN", "true"}));
+    EXPECT_THAT(full.steps[0].env,
+                ElementsAre(std::pair<std::string, std::string>{"DRY_RUN", "true"}));
     EXPECT_EQ(full.steps[0].effect, StepEffect::Read);
 
     auto db = plan(s, request(ActionKind::Db, std::nullopt, true));
@@ -147,8 +171,14 @@ TEST(Planner, KubeconfigAndContextComeFirst) {
     s.kubernetes.context = "prod";
     auto p = plan(s, request(ActionKind::Backend));
     EXPECT_EQ(p.steps[0].argv,
-              (Argv{"/usr/bin/kubectl", "--kubeconfig=/etc/rollbot/kubeconfig", "--context=prod",
-                    "rollout", "undo", "deployment/backend", "-n", "preskool"}));
+              (Argv{"/usr/bin/kubectl",
+                    "--kubeconfig=/etc/rollbot/kubeconfig",
+                    "--context=prod",
+                    "rollout",
+                    "undo",
+                    "deployment/backend",
+                    "-n",
+                    "preskool"}));
 }
 
 TEST(Planner, UnconfiguredDeploymentIsAnError) {
@@ -162,10 +192,8 @@ TEST(Planner, UnconfiguredDeploymentIsAnError) {
 TEST(Planner, PlanIdDependsOnTheClusterState) {
     auto s = settings();
     core::ClusterSnapshot a;
-    a.deployments["backend"] = core::DeploymentState{.name = "backend",
-                                                     .image = "x:e4d5c6b7",
-                                                     .tag = "e4d5c6b7",
-                                                     .revision = 3};
+    a.deployments["backend"] = core::DeploymentState{
+        .name = "backend", .image = "x:e4d5c6b7", .tag = "e4d5c6b7", .revision = 3};
     auto b = a;
     b.deployments["backend"].revision = 4;
     auto pa = plan_rollback(s, request(ActionKind::Backend), a);
@@ -176,8 +204,9 @@ TEST(Planner, PlanIdDependsOnTheClusterState) {
 
 TEST(Planner, ObserveReadsTheDeploymentAsJson) {
     auto step = observe_step(settings(), "backend");
-    EXPECT_EQ(step.argv, (Argv{"/usr/bin/kubectl", "get", "deployment", "backend", "-n",
-                               "preskool", "-o", "json"}));
+    EXPECT_EQ(
+        step.argv,
+        (Argv{"/usr/bin/kubectl", "get", "deployment", "backend", "-n", "preskool", "-o", "json"}));
     EXPECT_EQ(step.effect, StepEffect::Read);
 }
 

@@ -6,8 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
+#include <unistd.h>
 #include <vector>
 
 namespace rollbot::console {
@@ -38,8 +38,9 @@ TEST(ConsoleLine, UnderstandsEveryConsoleCommand) {
 TEST(RenderForTerminal, MentionsChannelsAndEntities) {
     core::ConsoleSettings c;
     c.users[core::UserId{"U0ALICE"}] = "alice";
-    EXPECT_EQ(render_for_terminal("On-Call: <@U0ALICE> in <#C0INCIDENTS> &lt;b&gt; &amp; <@U0X>", c),
-              "On-Call: @alice in #C0INCIDENTS <b> & @U0X");
+    EXPECT_EQ(
+        render_for_terminal("On-Call: <@U0ALICE> in <#C0INCIDENTS> &lt;b&gt; &amp; <@U0X>", c),
+        "On-Call: @alice in #C0INCIDENTS <b> & @U0X");
 }
 
 // Records inbound events; idle at once.
@@ -90,8 +91,13 @@ protected:
         return all;
     }
     ConsoleTransport make() {
-        return ConsoleTransport{io_.get_executor(), console_, core::ChannelId{"C0INCIDENTS"},
-                                in_[0], out_[1], clock_, core::null_logger("console")};
+        return ConsoleTransport{io_.get_executor(),
+                                console_,
+                                core::ChannelId{"C0INCIDENTS"},
+                                in_[0],
+                                out_[1],
+                                clock_,
+                                core::null_logger("console")};
     }
 
     boost::asio::io_context io_;
@@ -127,10 +133,12 @@ TEST_F(ConsoleTransportTest, ReactionsTargetTheLatestTopLevelBotMessage) {
     auto chat = make();
     RecordingSink sink;
     auto card = test::run_task(
-        io_, chat.post(core::OutboundMessage{core::ChannelId{"C0INCIDENTS"}, std::nullopt, "card"}));
+        io_,
+        chat.post(core::OutboundMessage{core::ChannelId{"C0INCIDENTS"}, std::nullopt, "card"}));
     ASSERT_TRUE(card.has_value());
-    auto reply = test::run_task(io_, chat.post(core::OutboundMessage{core::ChannelId{"C0INCIDENTS"},
-                                                                     card->ts, "in thread"}));
+    auto reply = test::run_task(
+        io_,
+        chat.post(core::OutboundMessage{core::ChannelId{"C0INCIDENTS"}, card->ts, "in thread"}));
     ASSERT_TRUE(reply.has_value());
     EXPECT_NE(card->ts, reply->ts);
     type("/as U0BOB\n+white_check_mark\n-white_check_mark\n");
@@ -149,25 +157,28 @@ TEST_F(ConsoleTransportTest, ReactionsTargetTheLatestTopLevelBotMessage) {
 
 TEST_F(ConsoleTransportTest, PrintsPostsThreadsEditsAndEphemeralReplies) {
     auto chat = make();
-    auto card = test::run_task(io_, chat.post(core::OutboundMessage{
-                                        core::ChannelId{"C0INCIDENTS"}, std::nullopt,
-                                        "⏳ R1 by <@U0ALICE>\nStatus: starting"}));
+    auto card = test::run_task(
+        io_,
+        chat.post(core::OutboundMessage{
+            core::ChannelId{"C0INCIDENTS"}, std::nullopt, "⏳ R1 by <@U0ALICE>\nStatus: starting"}));
     ASSERT_TRUE(card.has_value());
     EXPECT_TRUE(core::is_channel_id(card->channel.value));
-    (void)test::run_task(io_, chat.post(core::OutboundMessage{card->channel, card->ts, "✅ step 1"}));
+    (void)test::run_task(io_,
+                         chat.post(core::OutboundMessage{card->channel, card->ts, "✅ step 1"}));
     (void)test::run_task(io_, chat.update(*card, "⏳ R1 by <@U0ALICE>\nStatus: done"));
-    (void)test::run_task(io_, chat.reply(core::ReplyTarget{card->channel, core::UserId{"U0ALICE"},
-                                                           core::Secret{}},
-                                         core::Visibility::Ephemeral, "only for you"));
-    auto missing = test::run_task(io_, chat.update(core::MessageRef{card->channel,
-                                                                     core::MessageTs{"1.1"}},
-                                                   "x"));
+    (void)test::run_task(
+        io_,
+        chat.reply(core::ReplyTarget{card->channel, core::UserId{"U0ALICE"}, core::Secret{}},
+                   core::Visibility::Ephemeral,
+                   "only for you"));
+    auto missing = test::run_task(
+        io_, chat.update(core::MessageRef{card->channel, core::MessageTs{"1.1"}}, "x"));
     EXPECT_FALSE(missing.has_value());
     const auto out = output();
     EXPECT_THAT(out, HasSubstr("rollbot → #C0INCIDENTS\n  ⏳ R1 by @alice\n  Status: starting"));
     EXPECT_THAT(out, HasSubstr("rollbot → thread \"⏳ R1 by @alice\"\n    ✅ step 1"));
     EXPECT_THAT(out, HasSubstr("edited \"⏳ R1 by @alice\"\n  ~ Status: done\n"));
-    EXPECT_THAT(out, ::testing::Not(HasSubstr("~ ⏳ R1")) ) << "only changed lines are reprinted";
+    EXPECT_THAT(out, ::testing::Not(HasSubstr("~ ⏳ R1"))) << "only changed lines are reprinted";
     EXPECT_THAT(out, HasSubstr("only alice can see this\n  only for you"));
 }
 
@@ -176,7 +187,8 @@ TEST_F(ConsoleTransportTest, DirectoryComesFromTheConsoleSettings) {
     auto members = test::run_task(io_, chat.usergroup_members(core::UsergroupId{"S0DBA"}));
     ASSERT_TRUE(members.has_value());
     EXPECT_EQ(*members, std::vector<core::UserId>{core::UserId{"U0BOB"}});
-    EXPECT_FALSE(test::run_task(io_, chat.usergroup_members(core::UsergroupId{"S0NONE"})).has_value());
+    EXPECT_FALSE(
+        test::run_task(io_, chat.usergroup_members(core::UsergroupId{"S0NONE"})).has_value());
     auto bot = test::run_task(io_, chat.user_info(core::UserId{"U0ROLLBOT"}));
     ASSERT_TRUE(bot.has_value());
     EXPECT_TRUE(bot->is_bot);

@@ -8,7 +8,9 @@ namespace {
 class AccessPolicy : public ::testing::Test {
 protected:
     AccessPolicy() { settings_.slack.incidents_channel = ChannelId{"C0INCIDENTS"}; }
-    AccessDecision decide(const char* channel, UserInfo user, CommandKind kind,
+    AccessDecision decide(const char* channel,
+                          UserInfo user,
+                          CommandKind kind,
                           std::vector<UsergroupId> groups = {}) {
         return decide_access(settings_, ChannelId{channel}, user, kind, groups);
     }
@@ -23,8 +25,7 @@ TEST_F(AccessPolicy, EverythingIsRefusedOutsideTheIncidentsChannel) {
 }
 
 TEST_F(AccessPolicy, NoOperatorsConfiguredMeansAnyoneInTheChannel) {
-    EXPECT_EQ(decide("C0INCIDENTS", alice_, CommandKind::Rollback).verdict,
-              AccessVerdict::Allowed);
+    EXPECT_EQ(decide("C0INCIDENTS", alice_, CommandKind::Rollback).verdict, AccessVerdict::Allowed);
 }
 
 TEST_F(AccessPolicy, OperatorsByUserOrUsergroup) {
@@ -35,18 +36,24 @@ TEST_F(AccessPolicy, OperatorsByUserOrUsergroup) {
     EXPECT_NE(refused.reason.find("access.operators"), std::string::npos);
     EXPECT_EQ(decide("C0INCIDENTS", alice_, CommandKind::Cancel).verdict,
               AccessVerdict::NotOperator);
-    EXPECT_EQ(decide("C0INCIDENTS", alice_, CommandKind::Rollback, {UsergroupId{"S0ONCALL"}}).verdict,
-              AccessVerdict::Allowed);
-    EXPECT_EQ(decide("C0INCIDENTS", alice_, CommandKind::Rollback, {UsergroupId{"S0OTHER"}}).verdict,
-              AccessVerdict::NotOperator);
+    EXPECT_EQ(
+        decide("C0INCIDENTS", alice_, CommandKind::Rollback, {UsergroupId{"S0ONCALL"}}).verdict,
+        AccessVerdict::Allowed);
+    EXPECT_EQ(
+        decide("C0INCIDENTS", alice_, CommandKind::Rollback, {UsergroupId{"S0OTHER"}}).verdict,
+        AccessVerdict::NotOperator);
     UserInfo bob{UserId{"U0BOB"}, "bob", false, false};
     EXPECT_EQ(decide("C0INCIDENTS", bob, CommandKind::Rollback).verdict, AccessVerdict::Allowed);
 }
 
 TEST_F(AccessPolicy, ReadCommandsAreOpenToAnyoneInTheChannel) {
     settings_.access.operators.users = {UserId{"U0BOB"}};
-    for (auto kind : {CommandKind::Overview, CommandKind::Help, CommandKind::Status,
-                      CommandKind::History, CommandKind::Verify, CommandKind::Advise,
+    for (auto kind : {CommandKind::Overview,
+                      CommandKind::Help,
+                      CommandKind::Status,
+                      CommandKind::History,
+                      CommandKind::Verify,
+                      CommandKind::Advise,
                       CommandKind::Log}) {
         EXPECT_EQ(decide("C0INCIDENTS", alice_, kind).verdict, AccessVerdict::Allowed);
     }

@@ -127,7 +127,10 @@ TEST(CommandParser, ReasonIsEverythingToTheEndOfTheLine) {
 }
 
 TEST(CommandParser, EmDashAcceptedForDoubleDash) {
-    auto c = parse_ok("backend \xE2\x80\x94" "dry-run \xE2\x80\x94" "reason pods crash");
+    auto c = parse_ok(
+        "backend \xE2\x80\x94"
+        "dry-run \xE2\x80\x94"
+        "reason pods crash");
     EXPECT_TRUE(c.rollback->dry_run);
     EXPECT_EQ(c.reason, "pods crash");
     EXPECT_EQ(parse_ok("full \xE2\x80\x94reason=oops").reason, "oops");
@@ -213,13 +216,19 @@ TEST(CommandParser, VeryLongInputIsRejectedWithoutEchoingIt) {
 
 TEST(CommandParser, UnicodeLookAlikesAreNamed) {
     // Cyrillic "а" (U+0430) in "bаckend".
-    EXPECT_THAT(parse_error("b\xD0\xB0" "ckend"), HasSubstr("U+0430"));
+    EXPECT_THAT(parse_error("b\xD0\xB0"
+                            "ckend"),
+                HasSubstr("U+0430"));
     // Full-width digit one (U+FF11) in a SHA.
     EXPECT_THAT(parse_error("backend abc123\xEF\xBC\x91"), HasSubstr("U+FF11"));
     // Non-breaking space (U+00A0) glued between words.
-    EXPECT_THAT(parse_error("backend\xC2\xA0" "abc1234f"), HasSubstr("U+00A0"));
+    EXPECT_THAT(parse_error("backend\xC2\xA0"
+                            "abc1234f"),
+                HasSubstr("U+00A0"));
     // An en dash is not the em dash we accept.
-    EXPECT_THAT(parse_error("backend \xE2\x80\x93" "dry-run"), HasSubstr("U+2013"));
+    EXPECT_THAT(parse_error("backend \xE2\x80\x93"
+                            "dry-run"),
+                HasSubstr("U+2013"));
 }
 
 TEST(CommandParser, DescribeNamesTheRollback) {
@@ -232,8 +241,19 @@ TEST(CommandParser, DescribeNamesTheRollback) {
 
 TEST(CommandParser, UsageListsEveryForm) {
     const std::string usage(command_usage());
-    for (const char* form : {"full", "<sha>", "backend", "frontend", "db [-N|<revision>]", "status",
-                             "history", "verify", "advise", "cancel", "log", "help", "--dry-run",
+    for (const char* form : {"full",
+                             "<sha>",
+                             "backend",
+                             "frontend",
+                             "db [-N|<revision>]",
+                             "status",
+                             "history",
+                             "verify",
+                             "advise",
+                             "cancel",
+                             "log",
+                             "help",
+                             "--dry-run",
                              "--reason"}) {
         EXPECT_THAT(usage, HasSubstr(form));
     }

@@ -23,10 +23,8 @@ TEST(DisplayCommand, QuotesOnlyWhatAShellWouldSplit) {
 TEST(PlanDigest, ChangesWhenTheClusterOrTheStepsChange) {
     RollbackRequest r{ActionKind::Backend, std::string("abc1234f"), std::nullopt, false};
     ClusterSnapshot before;
-    before.deployments["backend"] = DeploymentState{.name = "backend",
-                                                    .image = "repo:e4d5c6b7",
-                                                    .tag = "e4d5c6b7",
-                                                    .revision = 3};
+    before.deployments["backend"] = DeploymentState{
+        .name = "backend", .image = "repo:e4d5c6b7", .tag = "e4d5c6b7", .revision = 3};
     Step step;
     step.argv = {"kubectl", "set", "image"};
     const auto a = plan_digest(r, before, {step});

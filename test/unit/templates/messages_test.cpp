@@ -7,9 +7,9 @@
 namespace rollbot::core {
 namespace {
 
-using ::testing::HasSubstr;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
 
 class Messages : public ::testing::Test {
 protected:
@@ -39,10 +39,20 @@ protected:
         run.plan.before.deployments["backend"] = deployment("backend", "e4d5c6b7", 3);
         run.after.deployments["backend"] = deployment("backend", "abc1234f", 4);
         Step set;
-        set.argv = {"kubectl", "set", "image", "deployment/backend",
-                    "backend=ghcr.io/your-org/preskool-backend:abc1234f", "-n", "preskool"};
+        set.argv = {"kubectl",
+                    "set",
+                    "image",
+                    "deployment/backend",
+                    "backend=ghcr.io/your-org/preskool-backend:abc1234f",
+                    "-n",
+                    "preskool"};
         Step status;
-        status.argv = {"kubectl", "rollout", "status", "deployment/backend", "-n", "preskool",
+        status.argv = {"kubectl",
+                       "rollout",
+                       "status",
+                       "deployment/backend",
+                       "-n",
+                       "preskool",
                        "--timeout=120s"};
         run.plan.steps = {set, status};
         const auto t0 = std::chrono::steady_clock::time_point{} + seconds(1000);
@@ -113,11 +123,13 @@ TEST_F(Messages, FailureShowsStepCommandExitCodeAndOutput) {
     run.results = {ok, bad};
     const auto text = reporter_.final_report(run);
     EXPECT_THAT(text, HasSubstr("🔴 ROLLBACK FAILED — backend rollback to abc1234f (R7)"));
-    EXPECT_THAT(text, HasSubstr("Failed step:      2/2 `kubectl rollout status deployment/backend "
-                                "-n preskool --timeout=120s`"));
+    EXPECT_THAT(text,
+                HasSubstr("Failed step:      2/2 `kubectl rollout status deployment/backend "
+                          "-n preskool --timeout=120s`"));
     EXPECT_THAT(text, HasSubstr("Exit code:        1 after 2.5 s"));
-    EXPECT_THAT(text, HasSubstr("```\nWaiting for deployment...\nerror: timed out waiting for the "
-                                "condition\n```"));
+    EXPECT_THAT(text,
+                HasSubstr("```\nWaiting for deployment...\nerror: timed out waiting for the "
+                          "condition\n```"));
     EXPECT_THAT(text, ::testing::Not(HasSubstr("ROLLBACK EXECUTED")));
 }
 
@@ -135,9 +147,10 @@ TEST_F(Messages, DryRunSaysNothingChanged) {
     const auto text = reporter_.final_report(run);
     EXPECT_THAT(text, HasSubstr("🧪 DRY RUN — nothing changed"));
     EXPECT_THAT(text, HasSubstr("Would roll back:  e4d5c6b7 → abc1234f\n"));
-    EXPECT_THAT(text, HasSubstr("1. `kubectl set image deployment/backend "
-                                "backend=ghcr.io/your-org/preskool-backend:abc1234f -n preskool` → "
-                                "deployment.apps/backend image updated (server dry run)"));
+    EXPECT_THAT(text,
+                HasSubstr("1. `kubectl set image deployment/backend "
+                          "backend=ghcr.io/your-org/preskool-backend:abc1234f -n preskool` → "
+                          "deployment.apps/backend image updated (server dry run)"));
     EXPECT_THAT(text, HasSubstr("Not run in a dry run: kubectl rollout status"));
     EXPECT_THAT(text, ::testing::Not(HasSubstr("ROLLBACK EXECUTED")));
 }
@@ -192,15 +205,16 @@ TEST_F(Messages, StatusListsDeploymentsAndRuns) {
 }
 
 TEST_F(Messages, UsageErrorAndRefusal) {
-    EXPECT_THAT(reporter_.usage_error("unknown command 'x'"),
-                HasSubstr("⚠️ unknown command 'x'\nNothing was run. Usage:\n```\n/rollback full"));
+    EXPECT_THAT(
+        reporter_.usage_error("unknown command 'x'"),
+        HasSubstr("⚠️ unknown command 'x'\nNothing was run. Usage:\n```\n/rollback full"));
     EXPECT_EQ(reporter_.refused("rollbot takes commands only in", ChannelId{"C0INCIDENTS"}),
               "🚫 rollbot takes commands only in <#C0INCIDENTS>\nNothing was run.\n");
 }
 
 TEST_F(Messages, BusyNamesTheHolderAsAMention) {
-    EXPECT_EQ(reporter_.busy("backend", RequestId{"R1"}, "backend rollback", UserId{"U0ALICE"},
-                             seconds(75)),
+    EXPECT_EQ(reporter_.busy(
+                  "backend", RequestId{"R1"}, "backend rollback", UserId{"U0ALICE"}, seconds(75)),
               "🚫 backend is busy: R1 (backend rollback) by <@U0ALICE>, started 1m 15s ago.\n"
               "One rollback at a time per target: wait for it to finish, or talk to <@U0ALICE>.\n"
               "Nothing was run.\n");

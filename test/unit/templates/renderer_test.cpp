@@ -13,8 +13,16 @@ using ::testing::HasSubstr;
 TEST(Renderer, EveryBuiltinTemplateParses) {
     auto r = Renderer::builtin();
     const auto names = r.names();
-    for (const char* expected : {"executed", "dry_run", "failed", "no_change", "request", "step",
-                                 "status", "help", "usage_error", "refused"}) {
+    for (const char* expected : {"executed",
+                                 "dry_run",
+                                 "failed",
+                                 "no_change",
+                                 "request",
+                                 "step",
+                                 "status",
+                                 "help",
+                                 "usage_error",
+                                 "refused"}) {
         EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
     }
 }

@@ -1,0 +1,126 @@
+#pragma once
+
+#include "adapters/slack/backoff.hpp"
+#include "adapters/slack/dedupe.hpp"
+#include "adapters/slack/envelope_codec.hpp"
+#include "adapters/slack/socket_connection.hpp"
+#include "adapters/slack/web_api.hpp"
+#include "bot/chat.hpp"
+#include "bot/clock.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace rollbot::slack {
+
+struct SocketModeOptions {
+    ConnectionOptions connection;
+    std::chrono::milliseconds hello_timeout{std::chrono::seconds(10)};
+    /// Refresh (make-before-break) this long before `approximate_connection_time` runs out.
+    std::chrono::milliseconds refresh_margin{std::chrono::seconds(60)};
+    std::chrono::milliseconds backoff_base{std::chrono::milliseconds(500)};
+    std::chrono::milliseconds backoff_cap{std::chrono::seconds(30)};
+    std::chrono::milliseconds dedupe_window{std::chrono::minutes(10)};
+};
+
+/// What /readyz and /metrics show about the link to Slack.
+struct ConnectionStatus {
+    bool live = false;   // a connection has said hello and is open
+    bool fatal = false;  // reconnecting stopped: see fatal_reason
+    std::string fatal_reason;
+    int num_connections = 0;  // Slack's count in the latest hello
+    std::uint64_t hellos = 0;
+    std::uint64_t duplicates = 0;
+    std::map<std::string, std::uint64_t> reconnects;  // by reason
+    std::map<std::string, std::uint64_t> envelopes;   // by type
+};
+
+/// Slack through Socket Mode (events in) and the Web API (messages out).
+///
+/// One supervisor owns the connection state: it opens a fresh URL for every connect, counts a
+/// link as live only after `hello`, refreshes make-before-break on `disconnect` warnings or
+/// before the connection's expected lifetime ends, backs off with full jitter, and stops for
+/// good (status().fatal) on unrecoverable auth errors or `link_disabled`. Every frame with an
+/// envelope_id is acked from the read loop before anything else happens; commands and events
+/// are de-duplicated for `dedupe_window`. Everything runs on the io thread.
+class SlackSocketModeTransport final : public core::ChatTransport, public core::UserDirectory {
+public:
+    SlackSocketModeTransport(boost::asio::any_io_executor executor,
+                             SlackWebApi& api,
+                             SocketModeOptions options,
+                             const core::Clock& clock,
+                             std::shared_ptr<spdlog::logger> log,
+                             std::function<double()> random = {});
+    ~SlackSocketModeTransport() override;
+    SlackSocketModeTransport(const SlackSocketModeTransport&) = delete;
+    SlackSocketModeTransport& operator=(const SlackSocketModeTransport&) = delete;
+
+    boost::asio::awaitable<void> run(core::InboundSink& sink) override;
+    boost::asio::awaitable<core::Result<core::MessageRef>> post(
+        core::OutboundMessage message) override;
+    boost::asio::awaitable<core::Result<void>> update(core::MessageRef ref,
+                                                      std::string text) override;
+    boost::asio::awaitable<core::Result<void>> reply(core::ReplyTarget target,
+                                                     core::Visibility visibility,
+                                                     std::string text) override;
+    void stop() override;
+
+    boost::asio::awaitable<core::Result<std::vector<core::UserId>>> usergroup_members(
+        core::UsergroupId group) override;
+    boost::asio::awaitable<core::Result<core::UserInfo>> user_info(core::UserId user) override;
+
+    [[nodiscard]] const ConnectionStatus& status() const { return status_; }
+    /// Who the bot is (from auth.test), once known.
+    [[nodiscard]] const std::optional<AuthInfo>& identity() const { return identity_; }
+
+private:
+    struct Connection {
+        std::shared_ptr<SocketConnection> socket;
+        std::optional<Hello> hello;
+    };
+
+    boost::asio::awaitable<bool> connect_once(std::string reason);
+    boost::asio::awaitable<void> wait_until(std::chrono::steady_clock::time_point deadline);
+    boost::asio::awaitable<void> pause(std::chrono::milliseconds delay);
+    boost::asio::awaitable<void> shut_down();
+
+    void on_text(std::uint64_t id, std::string_view frame);
+    void on_closed(std::uint64_t id, std::string why);
+    void on_hello(std::uint64_t id, const Hello& hello);
+    void on_disconnect(std::uint64_t id, const Disconnect& disconnect);
+    void on_event(const EventEnvelope& event);
+    void fail(std::string reason);
+    void wake();
+
+    boost::asio::any_io_executor executor_;
+    SlackWebApi& api_;
+    SocketModeOptions options_;
+    const core::Clock& clock_;
+    std::shared_ptr<spdlog::logger> log_;
+    Backoff backoff_;
+    DedupeWindow seen_;
+    boost::asio::steady_timer wake_;
+    core::InboundSink* sink_ = nullptr;
+    std::optional<AuthInfo> identity_;
+    std::map<std::uint64_t, Connection> connections_;
+    std::optional<std::uint64_t> live_;
+    std::uint64_t next_id_ = 0;
+    std::string last_close_;  // why the live connection went away, for the reconnect counter
+    std::optional<std::string> refresh_wanted_;  // reason, when a replacement should be opened
+    std::optional<std::chrono::steady_clock::time_point> refresh_at_;
+    bool back_off_first_ = false;  // too_many_websockets: wait before reconnecting
+    bool stopped_ = false;
+    ConnectionStatus status_;
+};
+
+}  // namespace rollbot::slack

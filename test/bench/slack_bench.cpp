@@ -1,0 +1,247 @@
+// Slack-side benchmarks of the real daemon: ack latency under bursts, memory, start-up, and
+// commands lost across a connection refresh. Usage: slack_bench [burst|refresh|all]
+// Prints a table per scenario and a "BENCH key=value …" line for machines.
+#include "test/support/child_process.hpp"
+#include "test/support/daemon_config.hpp"
+#include "test/support/fake_http_server.hpp"
+#include "test/support/fake_slack_server.hpp"
+#include "test/support/temp_dir.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using rollbot::test::ChildProcess;
+using rollbot::test::DaemonConfig;
+using rollbot::test::FakeSlackServer;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kWait = 60s;
+
+// VmRSS and VmHWM (peak) of a process, in KiB.
+std::pair<long, long> memory_kib(pid_t pid) {
+    std::ifstream in(fmt::format("/proc/{}/status", pid));
+    long rss = -1;
+    long hwm = -1;
+    for (std::string line; std::getline(in, line);) {
+        if (line.starts_with("VmRSS:")) {
+            rss = std::stol(line.substr(6));
+        } else if (line.starts_with("VmHWM:")) {
+            hwm = std::stol(line.substr(6));
+        }
+    }
+    return {rss, hwm};
+}
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) {
+        return 0.0;
+    }
+    std::sort(v.begin(), v.end());
+    const auto index = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(index, v.size() - 1)];
+}
+
+struct Daemon {
+    rollbot::test::TempDir dir;
+    rollbot::test::FakeHttpServer health;
+    std::unique_ptr<ChildProcess> process;
+    double start_to_hello_ms = 0;
+
+    explicit Daemon(FakeSlackServer& slack) {
+        DaemonConfig config;
+        config.dir = dir.path().string();
+        config.health_url = health.url("/health");
+        dir.write("config.yaml", rollbot::test::daemon_config(config));
+        const auto t0 = Clock::now();
+        process = std::make_unique<ChildProcess>(
+            std::vector<std::string>{
+                ROLLBOTD_PATH, "--config", dir.file("config.yaml").string(), "--log-level", "warn"},
+            std::vector<std::pair<std::string, std::string>>{
+                {"SLACK_API_URL", slack.api_url()},
+                {"SLACK_APP_TOKEN", slack.options().app_token},
+                {"SLACK_BOT_TOKEN", slack.options().bot_token}});
+        if (!slack.wait_for_connections(1, kWait)) {
+            throw std::runtime_error("the daemon never connected");
+        }
+        for (const auto& c : slack.connections()) {
+            start_to_hello_ms = std::chrono::duration<double, std::milli>(c.opened_at - t0).count();
+        }
+    }
+    ~Daemon() {
+        process->send_signal(SIGTERM);
+        (void)process->wait_exit(kWait);
+    }
+};
+
+struct BurstResult {
+    std::size_t sent = 0;
+    std::size_t acked = 0;
+    std::size_t within_3s = 0;
+    double p50 = 0, p90 = 0, p99 = 0, max = 0;
+    double achieved_rate = 0;
+};
+
+// Sends `count` slash commands at `rate` per second, then collects every ack's latency.
+BurstResult burst(FakeSlackServer& slack, std::size_t count, double rate) {
+    std::vector<std::string> ids;
+    ids.reserve(count);
+    const auto start = Clock::now();
+    const auto interval = std::chrono::duration<double>(1.0 / rate);
+    for (std::size_t i = 0; i < count; ++i) {
+        std::this_thread::sleep_until(
+            start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i)));
+        ids.push_back(slack.send_slash_command("bench", "U0ALICE", "C0INCIDENTS"));
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    (void)slack.wait_for_acks(ids.size(), kWait);
+    BurstResult r;
+    r.sent = ids.size();
+    r.achieved_rate = static_cast<double>(count) / seconds;
+    std::vector<double> ms;
+    for (const auto& e : slack.envelopes()) {
+        if (auto latency = e.ack_latency()) {
+            const double v = std::chrono::duration<double, std::milli>(*latency).count();
+            ms.push_back(v);
+            r.within_3s += v <= 3000.0 ? 1 : 0;
+        }
+    }
+    r.acked = ms.size();
+    r.p50 = percentile(ms, 0.50);
+    r.p90 = percentile(ms, 0.90);
+    r.p99 = percentile(ms, 0.99);
+    r.max = ms.empty() ? 0.0 : *std::max_element(ms.begin(), ms.end());
+    return r;
+}
+
+void run_bursts() {
+    std::cout << "\n== ack latency (real rollbotd, fake Slack on loopback) ==\n";
+    std::cout << fmt::format("{:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}\n",
+                             "commands",
+                             "rate/s",
+                             "achieved",
+                             "p50 ms",
+                             "p90 ms",
+                             "p99 ms",
+                             "max ms",
+                             "≤3s",
+                             "rss KiB",
+                             "peak KiB");
+    for (const auto& [count, rate] : {std::pair<std::size_t, double>{1000, 500.0},
+                                      std::pair<std::size_t, double>{10000, 5000.0}}) {
+        FakeSlackServer slack;
+        slack.add_user({"U0ALICE", "alice"});
+        Daemon daemon(slack);
+        const auto idle = memory_kib(daemon.process->pid());
+        const auto r = burst(slack, count, rate);
+        const auto after = memory_kib(daemon.process->pid());
+        std::cout << fmt::format(
+            "{:>8} {:>8.0f} {:>9.0f} {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f} {:>8} {:>10} {:>10}\n",
+            r.sent,
+            rate,
+            r.achieved_rate,
+            r.p50,
+            r.p90,
+            r.p99,
+            r.max,
+            fmt::format("{}/{}", r.within_3s, r.sent),
+            idle.first,
+            after.second);
+        std::cout << fmt::format(
+            "BENCH scenario=burst commands={} rate={:.0f} achieved_rate={:.0f} acked={} "
+            "within_3s={} p50_ms={:.3f} p90_ms={:.3f} p99_ms={:.3f} max_ms={:.3f} "
+            "idle_rss_kib={} peak_rss_kib={} start_to_hello_ms={:.1f}\n",
+            r.sent,
+            rate,
+            r.achieved_rate,
+            r.acked,
+            r.within_3s,
+            r.p50,
+            r.p90,
+            r.p99,
+            r.max,
+            idle.first,
+            after.second,
+            daemon.start_to_hello_ms);
+    }
+}
+
+// Commands every 10 ms across a `disconnect` warning: how many are never acked, and how long
+// from the disconnect to the replacement's hello.
+void run_refresh() {
+    FakeSlackServer slack;
+    slack.add_user({"U0ALICE", "alice"});
+    Daemon daemon(slack);
+    std::vector<std::string> ids;
+    std::optional<Clock::time_point> disconnect_at;
+    const auto start = Clock::now();
+    for (int i = 0; i < 300; ++i) {  // 3 s of traffic, the refresh in the middle
+        std::this_thread::sleep_until(start + i * 10ms);
+        if (i == 100) {
+            disconnect_at = Clock::now();
+            slack.send_disconnect("warning");
+        }
+        ids.push_back(slack.send_slash_command("bench", "U0ALICE", "C0INCIDENTS"));
+    }
+    (void)slack.wait_for_acks(ids.size(), 10s);
+    std::size_t acked = 0;
+    for (const auto& e : slack.envelopes()) {
+        acked += e.acked_at ? 1 : 0;
+    }
+    double gap_ms = -1;
+    const auto conns = slack.connections();
+    if (conns.size() >= 2 && disconnect_at) {
+        gap_ms =
+            std::chrono::duration<double, std::milli>(conns[1].opened_at - *disconnect_at).count();
+    }
+    std::cout << "\n== refresh (disconnect warning, commands every 10 ms) ==\n";
+    std::cout << fmt::format("{:>8} {:>8} {:>8} {:>12} {:>14}\n",
+                             "sent",
+                             "acked",
+                             "lost",
+                             "connections",
+                             "gap to new ms");
+    std::cout << fmt::format("{:>8} {:>8} {:>8} {:>12} {:>14.1f}\n",
+                             ids.size(),
+                             acked,
+                             ids.size() - acked,
+                             conns.size(),
+                             gap_ms);
+    std::cout << fmt::format(
+        "BENCH scenario=refresh sent={} acked={} lost={} connections={} "
+        "disconnect_to_new_connection_ms={:.1f}\n",
+        ids.size(),
+        acked,
+        ids.size() - acked,
+        conns.size(),
+        gap_ms);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string what = argc > 1 ? argv[1] : "all";
+    try {
+        if (what == "burst" || what == "all") {
+            run_bursts();
+        }
+        if (what == "refresh" || what == "all") {
+            run_refresh();
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "slack_bench: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

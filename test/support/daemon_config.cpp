@@ -1,0 +1,50 @@
+#include "test/support/daemon_config.hpp"
+
+#include <fmt/format.h>
+
+namespace rollbot::test {
+
+std::string daemon_config(const DaemonConfig& c) {
+    const std::string fakes = ROLLBOT_FAKES_DIR;
+    return fmt::format(R"(
+slack:
+  incidents_channel: C0INCIDENTS
+  liveness_timeout: {liveness}
+{ca}
+access:
+  operators: {{users: [U0ALICE, U0BOB]}}
+approvals:
+  db:
+    approvers: {{usergroups: [S0DBA]}}
+kubernetes:
+  kubectl: {fakes}/kubectl
+  kubeconfig: {dir}/cluster.json
+  namespace: preskool
+  deployments:
+    backend:  {{container: backend,  image: ghcr.io/your-org/preskool-backend,  rollout_timeout: 120s}}
+    frontend: {{container: frontend, image: ghcr.io/your-org/preskool-frontend, rollout_timeout: 60s}}
+script:
+  path: {fakes}/rollback.sh
+  workdir: {dir}
+  timeout: 2m
+verify:
+  health_url: {health}
+  prometheus_url: http://127.0.0.1:9
+  watch: 0
+state:
+  path: {dir}/state.db
+console:
+  user: U0ALICE
+  users: {{U0ALICE: alice, U0BOB: bob, U0DAVE: dave}}
+  usergroups: {{S0DBA: [U0BOB]}}
+{extra}
+)",
+                       fmt::arg("fakes", fakes),
+                       fmt::arg("dir", c.dir),
+                       fmt::arg("health", c.health_url),
+                       fmt::arg("liveness", c.liveness_timeout),
+                       fmt::arg("ca", c.ca_file.empty() ? "" : "  ca_file: " + c.ca_file),
+                       fmt::arg("extra", c.extra));
+}
+
+}  // namespace rollbot::test

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string>
+
+namespace rollbot::test {
+
+/// The parts of a rollbotd test configuration that differ between tests.
+struct DaemonConfig {
+    std::string dir{};         // temp dir: cluster.json, state.db, workdir
+    std::string health_url{};  // a FakeHttpServer or FakeSlack-independent endpoint
+    std::string ca_file{};     // slack.ca_file, for TLS tests
+    std::string liveness_timeout = "30s";
+    std::string extra{};  // more YAML appended at the end
+};
+
+/// A complete config: fake kubectl and rollback.sh from ROLLBOT_FAKES_DIR, operators alice and
+/// bob, DB approvals by S0DBA, the console directory (alice, bob, dave), channel C0INCIDENTS.
+[[nodiscard]] std::string daemon_config(const DaemonConfig& config);
+
+}  // namespace rollbot::test

@@ -1,0 +1,237 @@
+// FakeSlackServer's public face: scripting goes to the network side (fake_slack_network.cpp),
+// waiting and records to the workspace (fake_slack_workspace.cpp, fake_slack_waiters.cpp).
+#include "test/support/fake_slack_server.hpp"
+
+#include "test/support/fake_slack_workspace.hpp"
+
+#include <utility>
+
+namespace rollbot::test {
+
+namespace {
+
+using fake_slack::Outgoing;
+
+std::string which(std::size_t connection) {
+    return connection == FakeSlackServer::kLatest ? std::string("at all")
+                                                  : "#" + std::to_string(connection);
+}
+
+}  // namespace
+
+FakeSlackServer::FakeSlackServer(FakeSlackOptions options)
+    : workspace_(std::make_unique<fake_slack::Workspace>(std::move(options))),
+      network_(fake_slack::Network::start(*workspace_, workspace_->options().tls)) {}
+
+FakeSlackServer::~FakeSlackServer() {
+    network_.reset();  // the server thread goes first: it writes into the workspace
+}
+
+std::uint16_t FakeSlackServer::port() const {
+    return network_->port();
+}
+
+std::string FakeSlackServer::api_url() const {
+    return workspace_->api_url();
+}
+
+std::string FakeSlackServer::ca_file() {
+    return std::string(ROLLBOT_TEST_DATA_DIR) + "/ca.pem";
+}
+
+const FakeSlackOptions& FakeSlackServer::options() const {
+    return workspace_->options();
+}
+
+void FakeSlackServer::add_user(FakeSlackUser user) {
+    workspace_->add_user(std::move(user));
+}
+
+void FakeSlackServer::add_usergroup(std::string id, std::vector<std::string> user_ids) {
+    workspace_->add_usergroup(std::move(id), std::move(user_ids));
+}
+
+void FakeSlackServer::add_channel(std::string id, std::string name) {
+    workspace_->add_channel(std::move(id), std::move(name));
+}
+
+void FakeSlackServer::inject_fault(std::string method, FakeSlackFault fault) {
+    workspace_->inject_fault(std::move(method), std::move(fault));
+}
+
+void FakeSlackServer::clear_faults(std::string_view method) {
+    workspace_->clear_faults(method);
+}
+
+std::string FakeSlackServer::send_slash_command(std::string_view text,
+                                                std::string_view user,
+                                                std::string_view channel,
+                                                std::string_view command,
+                                                std::size_t connection) {
+    auto frame = workspace_->slash_command(text, user, channel, command);
+    auto id = frame.envelope_id;
+    network_->send(connection,
+                   Outgoing{Outgoing::Kind::Text, std::move(frame.text), frame.envelope_id});
+    return id;
+}
+
+std::string FakeSlackServer::send_reaction(bool added,
+                                           std::string_view user,
+                                           std::string_view reaction,
+                                           std::string_view channel,
+                                           std::string_view ts,
+                                           std::string_view event_id,
+                                           int retry_attempt,
+                                           std::size_t connection) {
+    auto frame = workspace_->reaction(added, user, reaction, channel, ts, event_id, retry_attempt);
+    auto id = frame.envelope_id;
+    network_->send(connection,
+                   Outgoing{Outgoing::Kind::Text, std::move(frame.text), frame.envelope_id});
+    return id;
+}
+
+std::string FakeSlackServer::send_envelope(std::string_view type,
+                                           std::string_view payload_json,
+                                           bool accepts_response_payload,
+                                           std::size_t connection) {
+    auto payload = nlohmann::json::parse(payload_json, nullptr, false);
+    if (payload.is_discarded()) {
+        ADD_FAILURE() << "FakeSlackServer::send_envelope: payload is not JSON: " << payload_json;
+        return {};
+    }
+    auto frame = workspace_->envelope(type, std::move(payload), accepts_response_payload);
+    auto id = frame.envelope_id;
+    network_->send(connection,
+                   Outgoing{Outgoing::Kind::Text, std::move(frame.text), frame.envelope_id});
+    return id;
+}
+
+void FakeSlackServer::send_text(std::string frame, std::size_t connection) {
+    network_->send(connection, Outgoing{Outgoing::Kind::Text, std::move(frame)});
+}
+
+void FakeSlackServer::send_binary(std::string bytes, std::size_t connection) {
+    network_->send(connection, Outgoing{Outgoing::Kind::Binary, std::move(bytes)});
+}
+
+void FakeSlackServer::send_ping(std::string payload, std::size_t connection) {
+    network_->send(connection, Outgoing{Outgoing::Kind::Ping, std::move(payload)});
+}
+
+void FakeSlackServer::send_disconnect(std::string_view reason, std::size_t connection) {
+    send_text(workspace_->disconnect_frame(reason), connection);
+}
+
+void FakeSlackServer::drop_connection(std::size_t connection, FakeSlackDrop how) {
+    Outgoing item{Outgoing::Kind::Drop};
+    item.drop = how;
+    if (!network_->send_and_wait(connection, std::move(item))) {
+        ADD_FAILURE() << "FakeSlackServer::drop_connection: no live connection "
+                      << which(connection);
+    }
+}
+
+void FakeSlackServer::close_connection(std::size_t connection, std::uint16_t code) {
+    Outgoing item{Outgoing::Kind::Close};
+    item.code = code;
+    if (!network_->send_and_wait(connection, std::move(item))) {
+        ADD_FAILURE() << "FakeSlackServer::close_connection: no live connection "
+                      << which(connection);
+    }
+}
+
+void FakeSlackServer::stop_reading(std::size_t connection) {
+    if (!network_->stop_reading(connection)) {
+        ADD_FAILURE() << "FakeSlackServer::stop_reading: no live connection " << which(connection);
+    }
+}
+
+std::size_t FakeSlackServer::connections_opened() const {
+    return workspace_->opened();
+}
+
+std::size_t FakeSlackServer::live_connections() const {
+    return workspace_->live();
+}
+
+testing::AssertionResult FakeSlackServer::wait_for_ack(const std::string& envelope_id,
+                                                       std::chrono::milliseconds timeout) const {
+    return workspace_->wait_for_ack(envelope_id, timeout);
+}
+
+testing::AssertionResult FakeSlackServer::wait_for_acks(std::size_t count,
+                                                        std::chrono::milliseconds timeout) const {
+    return workspace_->wait_for_acks(count, timeout);
+}
+
+testing::AssertionResult FakeSlackServer::wait_for_post(std::string_view channel,
+                                                        std::string_view substring,
+                                                        std::chrono::milliseconds timeout) const {
+    return workspace_->wait_for_post(false, channel, substring, timeout);
+}
+
+testing::AssertionResult FakeSlackServer::wait_for_update(std::string_view substring,
+                                                          std::chrono::milliseconds timeout) const {
+    return workspace_->wait_for_post(true, {}, substring, timeout);
+}
+
+testing::AssertionResult FakeSlackServer::wait_for_connections(
+    std::size_t live_count, std::chrono::milliseconds timeout) const {
+    return workspace_->wait_for_connections(live_count, timeout);
+}
+
+testing::AssertionResult FakeSlackServer::wait_for_opened(std::size_t total,
+                                                          std::chrono::milliseconds timeout) const {
+    return workspace_->wait_for_opened(total, timeout);
+}
+
+testing::AssertionResult FakeSlackServer::wait_for_call(std::string_view method,
+                                                        std::size_t count,
+                                                        std::chrono::milliseconds timeout) const {
+    return workspace_->wait_for_call(method, count, timeout);
+}
+
+testing::AssertionResult FakeSlackServer::wait_for_frame(std::string_view substring,
+                                                         std::chrono::milliseconds timeout) const {
+    return workspace_->wait_for_frame(substring, timeout);
+}
+
+testing::AssertionResult FakeSlackServer::wait_for_pongs(std::size_t count,
+                                                         std::chrono::milliseconds timeout) const {
+    return workspace_->wait_for_pongs(count, timeout);
+}
+
+std::vector<FakeSlackCall> FakeSlackServer::calls() const {
+    return workspace_->calls();
+}
+
+std::vector<FakeSlackPost> FakeSlackServer::posts() const {
+    return workspace_->posts();
+}
+
+std::vector<FakeSlackPost> FakeSlackServer::updates() const {
+    return workspace_->updates();
+}
+
+std::vector<FakeSlackAck> FakeSlackServer::acks() const {
+    return workspace_->acks();
+}
+
+std::vector<FakeSlackFrame> FakeSlackServer::frames() const {
+    return workspace_->frames();
+}
+
+std::vector<FakeSlackEnvelope> FakeSlackServer::envelopes() const {
+    return workspace_->envelopes();
+}
+
+std::vector<FakeSlackConnection> FakeSlackServer::connections() const {
+    return workspace_->connections();
+}
+
+std::optional<std::chrono::nanoseconds> FakeSlackServer::ack_latency(
+    const std::string& envelope_id) const {
+    return workspace_->ack_latency(envelope_id);
+}
+
+}  // namespace rollbot::test
