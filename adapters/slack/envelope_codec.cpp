@@ -1,5 +1,6 @@
 #include "adapters/slack/envelope_codec.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -88,9 +89,9 @@ std::string describe(std::string_view name) {
                    c == '_' || c == '.';
         });
     if (safe && !name.empty()) {
-        return "\"" + std::string{name} + "\"";
+        return fmt::format("\"{}\"", name);
     }
-    return "(" + std::to_string(name.size()) + " bytes, not shown)";
+    return fmt::format("({} bytes, not shown)", name.size());
 }
 
 bool is_space(char c) {
