@@ -103,6 +103,7 @@ std::string failure_summary(const core::Step& step, const core::ProcessOutput& o
             break;
         case StepKind::AlembicCurrent:
         case StepKind::AlembicDowngrade:
+        case StepKind::AlembicPreview:
             if (contains(err, "container not found")) {
                 return "the migration container is not running (crash-looping?): " +
                        error_line(err);
@@ -181,6 +182,14 @@ StepResult success_summary(const core::Step& step, const core::ProcessOutput& ou
                 return r;
             }
             r.summary = "downgraded " + moves;
+            return r;
+        }
+        case StepKind::AlembicPreview: {
+            const auto lines = lines_of(out.out);
+            const auto steps = std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+                return l.starts_with("-- Running downgrade ");
+            });
+            r.summary = fmt::format("rendered the SQL of {} downgrade step(s); nothing ran", steps);
             return r;
         }
         case StepKind::RollbackScript: {

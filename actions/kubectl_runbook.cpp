@@ -1,5 +1,6 @@
 #include "actions/kubectl_runbook.hpp"
 
+#include "actions/alembic.hpp"
 #include "actions/kubectl.hpp"
 #include "actions/planner.hpp"
 
@@ -62,6 +63,41 @@ boost::asio::awaitable<core::Result<core::DeploymentState>> KubectlRunbook::obse
             "kubectl get deployment " + deployment + ": " + interpret(step, *out).summary};
     }
     co_return parse_deployment(out->out, it->second.container);
+}
+
+boost::asio::awaitable<core::Result<core::DatabaseState>> KubectlRunbook::observe_database(
+    core::DbTarget target) {
+    const core::Step current = alembic_current_step(settings_);
+    auto out = co_await spawn(current);
+    if (!out) {
+        co_return out.error();
+    }
+    if (!out->success()) {
+        co_return core::Error{core::ErrorKind::ProcessFailed,
+                              "alembic current: " + interpret(current, *out).summary};
+    }
+    const std::string revision = parse_alembic_current(out->out);
+    if (revision.empty()) {
+        core::DatabaseState none;
+        none.preview_error = "the database has no alembic revision";
+        co_return none;
+    }
+    const core::Step preview = alembic_preview_step(settings_, revision, target.alembic_argument());
+    auto sql = co_await spawn(preview);
+    core::DatabaseState state;
+    if (!sql) {
+        state.preview_error = sql.error().message;
+    } else if (!sql->success()) {
+        state.preview_error = interpret(preview, *sql).summary;
+    } else {
+        state = parse_offline_downgrade(sql->out);
+        if (state.downgrades.empty()) {
+            state.preview_error = "alembic rendered no downgrade step";
+            state.target.reset();
+        }
+    }
+    state.revision = revision;
+    co_return state;
 }
 
 core::Result<core::Plan> KubectlRunbook::plan(const core::RollbackRequest& request,

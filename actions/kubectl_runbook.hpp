@@ -29,6 +29,8 @@ public:
 
     boost::asio::awaitable<core::Result<core::DeploymentState>> observe(
         std::string deployment) override;
+    boost::asio::awaitable<core::Result<core::DatabaseState>> observe_database(
+        core::DbTarget target) override;
     [[nodiscard]] core::Result<core::Plan> plan(const core::RollbackRequest& request,
                                                 const core::ClusterSnapshot& before) const override;
     boost::asio::awaitable<core::StepResult> run(core::Step step) override;

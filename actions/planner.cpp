@@ -129,26 +129,25 @@ std::vector<std::string> alembic_args(const core::Settings& s, std::vector<std::
     return args;
 }
 
-std::vector<Step> db_steps(const core::Settings& s,
-                           const core::RollbackRequest& r,
-                           std::vector<std::string>& notes) {
-    const std::string target = r.db ? r.db->alembic_argument() : "-1";
+// With the database read first (observe_database), the downgrade names the exact revision
+// the approvers saw, so `-1` can never mean something else by the time it runs.
+core::Result<std::vector<Step>> db_steps(const core::Settings& s,
+                                         const core::RollbackRequest& r,
+                                         const core::ClusterSnapshot& before,
+                                         std::vector<std::string>& notes) {
+    const std::string requested = r.db ? r.db->alembic_argument() : "-1";
+    const auto& db = before.database;
+    if (db && db->revision.empty()) {
+        return core::Error{core::ErrorKind::Invalid,
+                           "the database has no alembic revision: there is nothing to downgrade"};
+    }
+    const std::string target = db && db->target ? *db->target : requested;
     std::vector<Step> steps;
-    steps.push_back(kubectl_step(s,
-                                 alembic_args(s, {"current"}),
-                                 StepKind::AlembicCurrent,
-                                 StepEffect::Read,
-                                 Phase::Migration,
-                                 {}));
+    steps.push_back(alembic_current_step(s));
     if (r.dry_run) {
         // Offline mode renders the SQL without touching the database (reference §5); it needs
-        // an explicit range and assumes the database is at head.
-        steps.push_back(kubectl_step(s,
-                                     alembic_args(s, {"downgrade", "head:" + target, "--sql"}),
-                                     StepKind::Generic,
-                                     StepEffect::Read,
-                                     Phase::Migration,
-                                     {}));
+        // an explicit range.
+        steps.push_back(alembic_preview_step(s, db ? db->revision : "head", requested));
         notes.emplace_back("alembic downgrade (a dry run only renders the SQL)");
         return steps;
     }
@@ -162,6 +161,26 @@ std::vector<Step> db_steps(const core::Settings& s,
 }
 
 }  // namespace
+
+core::Step alembic_current_step(const core::Settings& settings) {
+    return kubectl_step(settings,
+                        alembic_args(settings, {"current"}),
+                        StepKind::AlembicCurrent,
+                        StepEffect::Read,
+                        Phase::Migration,
+                        {});
+}
+
+core::Step alembic_preview_step(const core::Settings& settings,
+                                const std::string& from,
+                                const std::string& target) {
+    return kubectl_step(settings,
+                        alembic_args(settings, {"downgrade", from + ":" + target, "--sql"}),
+                        StepKind::AlembicPreview,
+                        StepEffect::Read,
+                        Phase::Migration,
+                        {});
+}
 
 core::Step observe_step(const core::Settings& settings, std::string_view name) {
     return kubectl_step(settings,
@@ -205,9 +224,14 @@ core::Result<core::Plan> plan_rollback(const core::Settings& s,
             plan.steps = std::move(*steps);
             break;
         }
-        case core::ActionKind::Db:
-            plan.steps = db_steps(s, r, plan.notes);
+        case core::ActionKind::Db: {
+            auto steps = db_steps(s, r, before, plan.notes);
+            if (!steps) {
+                return steps.error();
+            }
+            plan.steps = std::move(*steps);
             break;
+        }
     }
     plan.id = core::plan_digest(r, before, plan.steps);
     return plan;

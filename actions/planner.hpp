@@ -5,6 +5,7 @@
 #include "bot/result.hpp"
 #include "bot/settings.hpp"
 
+#include <string>
 #include <string_view>
 
 namespace rollbot::actions {
@@ -18,5 +19,14 @@ namespace rollbot::actions {
 
 /// `kubectl get deployment <d> -n <ns> -o json`: how rollbot reads the current image.
 [[nodiscard]] core::Step observe_step(const core::Settings& settings, std::string_view deployment);
+
+/// `kubectl exec … -- alembic current`: the database's revision.
+[[nodiscard]] core::Step alembic_current_step(const core::Settings& settings);
+
+/// `kubectl exec … -- alembic downgrade <from>:<target> --sql`: the SQL a downgrade would run,
+/// rendered offline (no database change).
+[[nodiscard]] core::Step alembic_preview_step(const core::Settings& settings,
+                                              const std::string& from,
+                                              const std::string& target);
 
 }  // namespace rollbot::actions

@@ -10,6 +10,7 @@
 #include "bot/logging.hpp"
 #include "bot/orchestrator.hpp"
 #include "bot/reporter.hpp"
+#include "bot/store/sqlite_store.hpp"
 #include "config/loader.hpp"
 #include "templates/renderer.hpp"
 
@@ -94,11 +95,33 @@ void make_chat(Chat& chat,
     chat.slack.emplace(io.get_executor(), *chat.api, options, clock, logs.chat);
 }
 
+// `--verify-audit`: walks the hash chain; 0 when intact, 1 (and where it breaks) when not.
+int verify_audit(core::StateStore& store, const std::string& path) {
+    auto check = store.verify_audit();
+    if (!check) {
+        fail_line(fmt::format("--verify-audit: {}", check.error().message));
+        return kExitFatal;
+    }
+    if (!check->ok) {
+        std::printf("rollbotd: audit trail in %s is BROKEN at record %lld of %lld: %s\n",
+                    path.c_str(),
+                    static_cast<long long>(check->first_bad.value_or(0)),
+                    static_cast<long long>(check->records),
+                    check->problem.c_str());
+        return kExitFatal;
+    }
+    std::printf("rollbotd: audit trail in %s is intact: %lld records, every hash verifies\n",
+                path.c_str(),
+                static_cast<long long>(check->records));
+    return kExitOk;
+}
+
 // Runs until the chat ends (console input closed) or a signal asks the daemon to stop.
 int run_daemon(const core::Settings& settings,
                const Options& opt,
                const core::Loggers& logs,
-               const templates::Renderer& renderer) {
+               const templates::Renderer& renderer,
+               core::StateStore& store) {
     asio::io_context io{1};
     core::SystemClock clock;
     actions::PosixProcessRunner runner{io.get_executor(), logs.actions};
@@ -118,11 +141,19 @@ int run_daemon(const core::Settings& settings,
                                                            verifier,
                                                            clock,
                                                            reporter,
+                                                           store,
                                                            logs.core,
                                                            logs.audit,
                                                            opt.dry_run}};
 
     int exit_code = kExitOk;
+    asio::co_spawn(io, orchestrator.restore(), [&](const std::exception_ptr& e) {
+        if (e) {
+            logs.core->critical("state.restore failed");
+            exit_code = kExitFatal;
+            io.stop();
+        }
+    });
     asio::co_spawn(io, chat.transport().run(orchestrator), [&](const std::exception_ptr& e) {
         if (e) {
             try {
@@ -171,7 +202,7 @@ int run(const Options& opt) {
         level.value_or(spdlog::level::info),
         opt.log_format == "json" ? core::LogFormat::Json : core::LogFormat::Text);
     config::LoadOptions load_options;
-    load_options.require_slack_tokens = !opt.console;
+    load_options.require_slack_tokens = !opt.console && !opt.verify_audit;
     auto settings = config::load_settings(opt.config, config::process_environment(), load_options);
     if (!settings) {
         for (const auto& problem : settings.error()) {
@@ -197,11 +228,15 @@ int run(const Options& opt) {
                     opt.console ? "console" : "slack");
         return kExitOk;
     }
-    if (opt.verify_audit) {
-        fail_line("--verify-audit: this build keeps no audit trail on disk yet");
+    auto store = store::SqliteStore::open(settings->state.path);
+    if (!store) {
+        fail_line(fmt::format("state: {}", store.error().message));
         return kExitFatal;
     }
-    return run_daemon(*settings, opt, logs, *renderer);
+    if (opt.verify_audit) {
+        return verify_audit(**store, settings->state.path);
+    }
+    return run_daemon(*settings, opt, logs, *renderer, **store);
 }
 
 }  // namespace

@@ -28,18 +28,17 @@ std::string log_quote(std::string_view text) {
 }  // namespace
 
 Orchestrator::Orchestrator(asio::any_io_executor executor, OrchestratorDeps deps)
-    : executor_(std::move(executor)), deps_(std::move(deps)), idle_(executor_) {}
+    : executor_(std::move(executor)),
+      deps_(std::move(deps)),
+      outbox_(executor_, deps_.chat, deps_.store, deps_.log),
+      idle_(executor_) {}
 
 void Orchestrator::on_inbound(Inbound event) {
     if (auto* cmd = std::get_if<SlashCommand>(&event)) {
         spawn(handle_command(std::move(*cmd), deps_.clock.steady_now()), "command");
         return;
     }
-    const auto& reaction = std::get<ReactionEvent>(event);
-    deps_.log->debug("reaction.ignored user={} reaction={} ts={} (no approval is pending)",
-                     reaction.user,
-                     reaction.reaction,
-                     reaction.item.ts);
+    spawn(handle_reaction(std::move(std::get<ReactionEvent>(event))), "reaction");
 }
 
 void Orchestrator::spawn(asio::awaitable<void> task, std::string name) {
@@ -47,6 +46,22 @@ void Orchestrator::spawn(asio::awaitable<void> task, std::string name) {
     asio::co_spawn(
         executor_, std::move(task), [this, name = std::move(name)](const std::exception_ptr& e) {
             task_done(name, e);
+        });
+}
+
+void Orchestrator::spawn_background(asio::awaitable<void> task, std::string name) {
+    asio::co_spawn(
+        executor_, std::move(task), [this, name = std::move(name)](const std::exception_ptr& e) {
+            if (!e) {
+                return;
+            }
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                deps_.log->error("task.failed name={} error={}", name, ex.what());
+            } catch (...) {
+                deps_.log->error("task.failed name={} error=unknown", name);
+            }
         });
 }
 
@@ -72,8 +87,36 @@ asio::awaitable<void> Orchestrator::wait_idle() {
     }
 }
 
-RequestId Orchestrator::next_request_id() {
-    return RequestId{fmt::format("R{}", next_id_++)};
+std::optional<std::string> Orchestrator::take_locks(const RollbackRequest& request,
+                                                    const LockHolder& holder) {
+    auto busy = locks_.try_acquire(lock_targets(request.action), holder);
+    if (!busy) {
+        return std::nullopt;
+    }
+    const auto& by = busy->holder;
+    const auto age = std::chrono::duration_cast<Duration>(deps_.clock.now() - by.since);
+    return deps_.reporter.busy(busy->target, by.id, by.what, by.user, age);
+}
+
+Result<RequestId> Orchestrator::next_request_id() {
+    return deps_.store.next_request_id();
+}
+
+void Orchestrator::record(std::string_view kind,
+                          const RequestId& id,
+                          const UserId& actor,
+                          const std::string& detail) {
+    deps_.audit->info(
+        "{} id={} actor={} {}", kind, id, actor.empty() ? "rollbot" : actor.value, detail);
+    auto written = deps_.store.audit(std::string(kind),
+                                     id.value,
+                                     actor.empty() ? std::string("rollbot") : actor.value,
+                                     detail,
+                                     deps_.clock.now());
+    if (!written) {
+        deps_.log->error(
+            "audit.write_failed id={} kind={} error={}", id, kind, written.error().message);
+    }
 }
 
 asio::awaitable<void> Orchestrator::reply(ReplyTarget to, std::string text) {
@@ -126,11 +169,15 @@ asio::awaitable<void> Orchestrator::handle_command(SlashCommand cmd,
         case CommandKind::Rollback:
             co_await rollback(std::move(cmd), command, received);
             break;
+        case CommandKind::Cancel:
+            co_await cancel(std::move(cmd), command);
+            break;
+        case CommandKind::Log:
+            co_await show_log(std::move(cmd), command);
+            break;
         case CommandKind::History:
         case CommandKind::Verify:
         case CommandKind::Advise:
-        case CommandKind::Cancel:
-        case CommandKind::Log:
             co_await reply(cmd.reply,
                            deps_.reporter.refused(fmt::format("'/rollback {}' is not available in "
                                                               "this version of rollbot yet",
@@ -199,34 +246,18 @@ asio::awaitable<void> Orchestrator::show_status(SlashCommand cmd, bool with_help
                                  std::string(to_string(run.state)),
                                  run.received_at});
     }
+    for (const auto& [id, pending] : approvals_) {
+        runs.push_back(ActiveRun{id,
+                                 describe(pending.rollback),
+                                 pending.request.requester,
+                                 fmt::format("approval {}", to_string(pending.approval.state())),
+                                 pending.request.received_at});
+    }
     std::string text = deps_.reporter.status(deployments, runs, deps_.clock.now());
     if (with_help) {
         text = deps_.reporter.help() + "\n" + text;
     }
     co_await reply(cmd.reply, std::move(text));
-}
-
-asio::awaitable<void> Orchestrator::refuse_for_approval(SlashCommand cmd, Command command) {
-    const auto& request = *command.rollback;
-    auto plan = deps_.runbook.plan(request, ClusterSnapshot{});
-    std::string steps;
-    if (plan) {
-        for (std::size_t i = 0; i < plan->steps.size(); ++i) {
-            steps += fmt::format("\n{}. {}", i + 1, display_command(plan->steps[i]));
-        }
-    }
-    deps_.audit->info(
-        "rollback.needs_approval user={} request={}", cmd.user, log_quote(describe(request)));
-    co_await reply(
-        cmd.reply,
-        deps_.reporter.refused(
-            fmt::format("{} needs approval (approvals.{}): a DBA or Engineering Lead must "
-                        "approve it, and approval by reaction is not available in this version "
-                        "yet",
-                        describe(request),
-                        to_string(request.action)),
-            std::nullopt,
-            "The plan would be:" + steps));
 }
 
 asio::awaitable<void> Orchestrator::rollback(SlashCommand cmd,
@@ -235,19 +266,37 @@ asio::awaitable<void> Orchestrator::rollback(SlashCommand cmd,
     RollbackRequest request = *command.rollback;
     request.dry_run = request.dry_run || deps_.force_dry_run;
     if (!request.dry_run && deps_.settings.approval_for(request.action) != nullptr) {
-        co_await refuse_for_approval(std::move(cmd), std::move(command));
+        command.rollback = request;
+        co_await request_approval(std::move(cmd), std::move(command), received);
         co_return;
     }
-    const RequestId id = next_request_id();
+    auto new_id = next_request_id();
+    if (!new_id) {
+        co_await reply(cmd.reply,
+                       deps_.reporter.refused(
+                           "rollbot cannot write its state", std::nullopt, new_id.error().message));
+        co_return;
+    }
+    const RequestId id = *new_id;
     const LockHolder holder{id, describe(request), cmd.user, deps_.clock.now()};
     if (!request.dry_run) {
-        if (auto busy = locks_.try_acquire(lock_targets(request.action), holder)) {
-            const auto& by = busy->holder;
-            const auto age = std::chrono::duration_cast<Duration>(deps_.clock.now() - by.since);
-            std::string text = deps_.reporter.busy(busy->target, by.id, by.what, by.user, age);
-            co_await reply(cmd.reply, std::move(text));
+        if (auto busy = take_locks(request, holder)) {
+            co_await reply(cmd.reply, std::move(*busy));
             co_return;
         }
+    }
+    record("request",
+           id,
+           cmd.user,
+           fmt::format("request={} dry_run={} reason={}",
+                       log_quote(describe(request)),
+                       request.dry_run,
+                       log_quote(command.reason.value_or(""))));
+    auto plan = co_await resolve_plan(request, id);
+    if (!plan) {
+        locks_.release(id);
+        co_await reply(cmd.reply, deps_.reporter.refused(plan.error().message));
+        co_return;
     }
     Run& run = runs_[id];
     run.id = id;
@@ -256,21 +305,6 @@ asio::awaitable<void> Orchestrator::rollback(SlashCommand cmd,
     run.reason = command.reason;
     run.received_at = holder.since;
     run.marks.received = received;
-    run.plan.request = request;
-    deps_.audit->info("rollback.requested id={} user={} request={} dry_run={} reason={}",
-                      id,
-                      cmd.user,
-                      log_quote(describe(request)),
-                      request.dry_run,
-                      log_quote(command.reason.value_or("")));
-    auto before = co_await observe(affected_deployments(request.action), id);
-    auto plan = deps_.runbook.plan(request, before);
-    if (!plan) {
-        locks_.release(id);
-        runs_.erase(id);
-        co_await reply(cmd.reply, deps_.reporter.refused(plan.error().message));
-        co_return;
-    }
     run.plan = std::move(*plan);
     co_await execute(id);
 }
@@ -312,6 +346,17 @@ asio::awaitable<void> Orchestrator::execute(RequestId id) {
     } else {
         deps_.log->warn("chat.post failed id={} error={}", id, card.error().message);
     }
+    const StoredRun stored{id,
+                           run.requester,
+                           describe(run.plan.request),
+                           "running",
+                           deps_.clock.now(),
+                           std::nullopt,
+                           run.card,
+                           {}};
+    if (auto saved = deps_.store.run_started(stored); !saved) {
+        deps_.log->error("state.run_not_saved id={} error={}", id, saved.error().message);
+    }
     const auto& steps = run.plan.steps;
     for (std::size_t i = 0; i < steps.size() && run.state == RunState::Running; ++i) {
         const Step& step = steps[i];
@@ -322,16 +367,25 @@ asio::awaitable<void> Orchestrator::execute(RequestId id) {
             id,
             fmt::format("running step {}/{}: `{}`", i + 1, steps.size(), display_command(step)));
         StepResult result = co_await deps_.runbook.run(step);
-        deps_.audit->info(
-            "rollback.step id={} n={} command={} outcome={} exit={} "
-            "duration_ms={} digest={}",
-            id,
-            i + 1,
-            log_quote(display_command(step)),
-            to_string(result.outcome),
-            result.exit_code ? std::to_string(*result.exit_code) : "none",
-            result.duration.count(),
-            result.output_digest);
+        const StoredStep step_record{static_cast<int>(i + 1),
+                                     display_command(step),
+                                     std::string(to_string(result.outcome)),
+                                     result.exit_code,
+                                     result.duration,
+                                     result.output_digest};
+        record("step",
+               id,
+               {},
+               fmt::format("n={} command={} outcome={} exit={} duration_ms={} digest={}",
+                           step_record.n,
+                           log_quote(step_record.command),
+                           step_record.outcome,
+                           result.exit_code ? std::to_string(*result.exit_code) : "none",
+                           result.duration.count(),
+                           result.output_digest));
+        if (auto saved = deps_.store.step_finished(id, step_record); !saved) {
+            deps_.log->error("state.step_not_saved id={} error={}", id, saved.error().message);
+        }
         run.results.push_back(std::move(result));
         const StepResult& done = run.results.back();
         if (done.ok() && step.phase == Phase::Script) {
@@ -371,18 +425,32 @@ asio::awaitable<void> Orchestrator::finish(RequestId id) {
         }
     }
     run.marks.finished = deps_.clock.steady_now();
-    auto report = co_await post(run.channel, std::nullopt, deps_.reporter.final_report(run));
+    // The report is stored before the run is recorded as finished: a restart in between
+    // delivers it, and never reports the run as interrupted.
+    OutboundMessage message{run.channel, std::nullopt, deps_.reporter.final_report(run)};
+    auto ticket = outbox_.store(message, id.value + "/report");
+    if (auto saved =
+            deps_.store.run_finished(id, std::string(to_string(run.state)), deps_.clock.now());
+        !saved) {
+        deps_.log->error("state.run_not_saved id={} error={}", id, saved.error().message);
+    }
+    record(
+        "report",
+        id,
+        {},
+        fmt::format("state={} restored={} health={} elapsed_ms={}",
+                    to_string(run.state),
+                    run.restored(),
+                    log_quote(run.health ? run.health->detail : "not checked"),
+                    std::chrono::duration_cast<Duration>(*run.marks.finished - run.marks.received)
+                        .count()));
+    auto report = co_await outbox_.send(std::move(ticket));
     if (!report) {
-        deps_.log->error("rollback.report_not_posted id={} error={}", id, report.error().message);
+        deps_.log->warn("rollback.report_queued id={} error={} (the outbox retries it)",
+                        id,
+                        report.error().message);
     }
     co_await update_card(id, deps_.reporter.final_status(run));
-    deps_.audit->info(
-        "rollback.finished id={} state={} restored={} health={} elapsed_ms={}",
-        id,
-        to_string(run.state),
-        run.restored(),
-        log_quote(run.health ? run.health->detail : "not checked"),
-        std::chrono::duration_cast<Duration>(*run.marks.finished - run.marks.received).count());
     locks_.release(id);
     runs_.erase(id);
 }

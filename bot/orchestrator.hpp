@@ -1,14 +1,17 @@
 #pragma once
 
 #include "bot/access_policy.hpp"
+#include "bot/approval.hpp"
 #include "bot/chat.hpp"
 #include "bot/clock.hpp"
 #include "bot/command.hpp"
 #include "bot/lock_table.hpp"
+#include "bot/outbox.hpp"
 #include "bot/reporter.hpp"
 #include "bot/run.hpp"
 #include "bot/runbook.hpp"
 #include "bot/settings.hpp"
+#include "bot/state_store.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -31,6 +34,7 @@ struct OrchestratorDeps {
     Verifier& verifier;
     const Clock& clock;
     const Reporter& reporter;
+    StateStore& store;
     std::shared_ptr<spdlog::logger> log;
     std::shared_ptr<spdlog::logger> audit;
     bool force_dry_run = false;  // rollbotd --dry-run: every rollback is a dry run
@@ -42,14 +46,23 @@ class Orchestrator final : public InboundSink {
 public:
     Orchestrator(boost::asio::any_io_executor executor, OrchestratorDeps deps);
 
+    /// Start-up: reports runs a restart interrupted (never re-run) and restores pending
+    /// approvals with their locks and expiry timers. Run before inbound events are taken.
+    boost::asio::awaitable<void> restore();
+
     void on_inbound(Inbound event) override;
     boost::asio::awaitable<void> wait_idle() override;
+
+    /// Messages stored and not yet delivered (reports waiting for Slack).
+    [[nodiscard]] std::size_t outbox_depth() const { return outbox_.depth(); }
 
     /// Number of commands being handled now.
     [[nodiscard]] int active() const { return active_; }
 
 private:
     void spawn(boost::asio::awaitable<void> task, std::string name);
+    /// Like spawn, but not counted by wait_idle (timers that may wait for minutes).
+    void spawn_background(boost::asio::awaitable<void> task, std::string name);
     void task_done(const std::string& name, const std::exception_ptr& error);
 
     boost::asio::awaitable<void> handle_command(SlashCommand cmd,
@@ -60,7 +73,6 @@ private:
                                                     std::optional<MessageTs> thread,
                                                     std::string text);
     boost::asio::awaitable<void> show_status(SlashCommand cmd, bool with_help);
-    boost::asio::awaitable<void> refuse_for_approval(SlashCommand cmd, Command command);
     boost::asio::awaitable<void> rollback(SlashCommand cmd,
                                           Command command,
                                           std::chrono::steady_clock::time_point received);
@@ -69,13 +81,53 @@ private:
     boost::asio::awaitable<void> finish(RequestId id);
     boost::asio::awaitable<void> update_card(RequestId id, std::string status);
 
-    RequestId next_request_id();
+    // Approvals (orchestrator_approvals.cpp).
+    struct PendingApproval {
+        Approval approval;
+        StoredRequest request;
+        RollbackRequest rollback;
+        std::optional<std::string> reason;
+        std::string body;  // the card's fixed part
+        std::chrono::steady_clock::time_point received;
+        std::shared_ptr<boost::asio::steady_timer> timer;
+    };
+    boost::asio::awaitable<void> request_approval(SlashCommand cmd,
+                                                  Command command,
+                                                  std::chrono::steady_clock::time_point received);
+    boost::asio::awaitable<Result<Plan>> resolve_plan(RollbackRequest request, RequestId id);
+    boost::asio::awaitable<void> handle_reaction(ReactionEvent event);
+    boost::asio::awaitable<Result<Reactor>> reactor_for(UserId user, ApprovalPolicy policy);
+    boost::asio::awaitable<void> after_decision(RequestId id, ApprovalDecision decision);
+    boost::asio::awaitable<void> run_approved(RequestId id);
+    boost::asio::awaitable<void> expire_later(RequestId id);
+    boost::asio::awaitable<void> cancel(SlashCommand cmd, Command command);
+    boost::asio::awaitable<void> show_log(SlashCommand cmd, Command command);
+    boost::asio::awaitable<void> refresh_card(RequestId id, std::string note);
+    boost::asio::awaitable<void> refresh_card_text(MessageRef card,
+                                                   std::string body,
+                                                   std::string status);
+    boost::asio::awaitable<void> report_interrupted(StoredRun run);
+    void restore_approval(StoredApproval stored);
+    void close_approval(const RequestId& id);
+    [[nodiscard]] Result<void> save(const PendingApproval& pending);
+    void arm_expiry(const RequestId& id);
+    /// Writes one audit record to the store (the hash chain) and the audit log.
+    void record(std::string_view kind,
+                const RequestId& id,
+                const UserId& actor,
+                const std::string& detail);
+
+    [[nodiscard]] Result<RequestId> next_request_id();
+    /// Takes the request's targets, or says who holds them (the text for the requester).
+    [[nodiscard]] std::optional<std::string> take_locks(const RollbackRequest& request,
+                                                        const LockHolder& holder);
 
     boost::asio::any_io_executor executor_;
     OrchestratorDeps deps_;
     LockTable locks_;
+    Outbox outbox_;
     std::map<RequestId, Run> runs_;  // in progress; node-based, so references stay valid
-    std::uint64_t next_id_ = 1;
+    std::map<RequestId, PendingApproval> approvals_;  // open approvals
     int active_ = 0;
     boost::asio::steady_timer idle_;
 };

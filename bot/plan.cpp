@@ -115,6 +115,11 @@ std::string plan_digest(const RollbackRequest& request,
         h.add(state.image);
         h.add(std::to_string(state.revision));
     }
+    if (before.database) {  // the approval binds to the revision it showed and the SQL it runs
+        h.add(before.database->revision);
+        h.add(before.database->target.value_or("?"));
+        h.add(before.database->sql);
+    }
     for (const auto& step : steps) {
         h.add(display_command(step));
         h.add(step.workdir);

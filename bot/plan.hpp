@@ -35,6 +35,7 @@ enum class StepKind {
     RollbackScript,
     AlembicCurrent,
     AlembicDowngrade,
+    AlembicPreview,  // downgrade --sql: offline, changes nothing
 };
 
 /// One command of the runbook: an argv list, never a shell string.
@@ -69,9 +70,22 @@ struct DeploymentState {
     bool operator==(const DeploymentState&) const = default;
 };
 
+/// The database as alembic sees it, and what a downgrade from there would do (reference §5:
+/// `alembic current`, then `alembic downgrade <current>:<target> --sql`, offline, no change).
+struct DatabaseState {
+    std::string revision;                  // `alembic current`; "" = the database has none
+    std::optional<std::string> target;     // where the downgrade ends ("base" = nothing left)
+    std::vector<std::string> downgrades;   // "3f2a1b4c5d6e -> ae1027a6acf", in order
+    std::string sql;                       // the offline SQL, as alembic rendered it
+    std::vector<std::string> destructive;  // statements that drop, truncate or delete data
+    std::string preview_error;             // why there is no SQL preview ("" = there is one)
+    bool operator==(const DatabaseState&) const = default;
+};
+
 /// What the planner needs to know about the cluster before a change.
 struct ClusterSnapshot {
     std::map<std::string, DeploymentState> deployments;
+    std::optional<DatabaseState> database;  // DB downgrades only
     bool operator==(const ClusterSnapshot&) const = default;
 };
 

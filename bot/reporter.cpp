@@ -113,6 +113,11 @@ Data Reporter::common(const Run& run) const {
     d.set("from", tags(run.plan.before, affected));
     d.set("to", tags(run.after, affected));
     d.set("current", affected.empty() ? std::string("n/a") : tags(run.after, affected));
+    if (const auto& db = run.plan.before.database) {  // a DB downgrade: alembic revisions
+        d.set("from", "revision " + db->revision);
+        d.set("to", "revision " + db->target.value_or("unknown"));
+        d.set("current", "database at revision " + db->revision);
+    }
     d.set("elapsed", format_elapsed(since(run.marks)));
     d.set("dry_run", run.plan.request.dry_run);
     return d;

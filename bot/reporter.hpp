@@ -1,7 +1,9 @@
 #pragma once
 
+#include "bot/approval.hpp"
 #include "bot/run.hpp"
 #include "bot/settings.hpp"
+#include "bot/state_store.hpp"
 #include "templates/renderer.hpp"
 
 #include <chrono>
@@ -63,6 +65,20 @@ public:
     [[nodiscard]] std::string status(const std::vector<DeploymentStatus>& deployments,
                                      const std::vector<ActiveRun>& runs,
                                      std::chrono::system_clock::time_point now) const;
+
+    /// The approval card's fixed part: request, database state, plan, SQL preview, warnings.
+    [[nodiscard]] std::string approval_body(const RequestId& id,
+                                            const UserId& requester,
+                                            const std::optional<std::string>& reason,
+                                            const Plan& plan,
+                                            const ApprovalPolicy& policy) const;
+    /// The approval card's status line: state, who approved, what is still needed, expiry.
+    [[nodiscard]] std::string approval_status(const Approval& approval,
+                                              std::string_view note = {}) const;
+    /// `/rollback log`: one request's audit records as a post-mortem timeline.
+    [[nodiscard]] std::string timeline(const RequestId& id,
+                                       std::string_view what,
+                                       const std::vector<AuditRecord>& records) const;
 
     /// "e4d5c6b7" or "backend e4d5c6b7, frontend 5e6f7a8b" (design §4 "from" and "to").
     [[nodiscard]] static std::string tags(const ClusterSnapshot& snapshot,

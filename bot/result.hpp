@@ -29,6 +29,7 @@ enum class ErrorKind {
     ProcessFailed,  // a child process could not be started or exited non-zero
     Cancelled,      // stopped on purpose (shutdown, /rollback cancel)
     Storage,        // the state file could not be read or written
+    Unavailable,    // not done yet; queued to be retried (the outbox)
 };
 
 /// An expected failure: a kind to branch on, and a message that starts with the operation.

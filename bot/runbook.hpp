@@ -16,6 +16,9 @@ public:
     virtual ~Runbook() = default;
     /// Reads a deployment's image, revision and replica counts (`kubectl get deployment -o json`).
     virtual boost::asio::awaitable<Result<DeploymentState>> observe(std::string deployment) = 0;
+    /// Reads the database's alembic revision and renders the SQL a downgrade to `target` would
+    /// run (offline, nothing changes). An error only when the revision cannot be read.
+    virtual boost::asio::awaitable<Result<DatabaseState>> observe_database(DbTarget target) = 0;
     /// Resolves a request into the runbook's steps, given the cluster as it is now. Pure.
     [[nodiscard]] virtual Result<Plan> plan(const RollbackRequest& request,
                                             const ClusterSnapshot& before) const = 0;

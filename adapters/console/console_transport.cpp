@@ -46,6 +46,13 @@ constexpr std::string_view kHelp =
     "  # text           a comment, printed as is\n"
     "  Ctrl-D           leave (after running work finishes)";
 
+// "1700000000.000100": ten digits, a dot, six digits (what next_ts makes, and Slack).
+bool is_message_ts(std::string_view ts) {
+    return ts.size() == 17 && ts[10] == '.' &&
+           std::all_of(ts.begin(), ts.begin() + 10, [](char c) { return c >= '0' && c <= '9'; }) &&
+           std::all_of(ts.begin() + 11, ts.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
 
 ConsoleLine parse_console_line(std::string_view raw) {
@@ -291,7 +298,15 @@ asio::awaitable<core::Result<void>> ConsoleTransport::update(core::MessageRef re
                                                              std::string text) {
     auto it = messages_.find(ref.ts);
     if (it == messages_.end()) {
-        co_return core::Error{ErrorKind::NotFound, "console.update: message_not_found"};
+        // A message from before a restart (a restored approval card): show it again whole, and
+        // make it the one `+emoji` reacts to, as it is in Slack's scrollback.
+        if (!is_message_ts(ref.ts.value) || ref.ts > next_ts()) {
+            co_return core::Error{ErrorKind::NotFound, "console.update: message_not_found"};
+        }
+        print(fmt::format("[{}] rollbot edited an earlier message", clock_text()), text, "  ~ ");
+        messages_[ref.ts] = Message{ref.channel, std::nullopt, std::move(text)};
+        latest_ = ref.ts;
+        co_return core::Result<void>{};
     }
     const auto old_lines = split_lines(it->second.text);
     const std::set<std::string> before(old_lines.begin(), old_lines.end());
@@ -403,10 +418,14 @@ std::string ConsoleTransport::clock_text() const {
                        fmt::localtime(std::chrono::system_clock::to_time_t(clock_.now())));
 }
 
+// Slack's shape, seconds.microseconds from the wall clock, strictly increasing: unique across
+// restarts too, so a card restored after a restart is never confused with a new message.
 core::MessageTs ConsoleTransport::next_ts() {
-    const auto secs =
-        std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
-    return core::MessageTs{fmt::format("{}.{:06}", secs, ++ts_counter_ % 1000000)};
+    const std::int64_t now_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
+            .count();
+    ts_counter_ = std::max<std::int64_t>(now_us, ts_counter_ + 1);
+    return core::MessageTs{fmt::format("{}.{:06}", ts_counter_ / 1000000, ts_counter_ % 1000000)};
 }
 
 }  // namespace rollbot::console

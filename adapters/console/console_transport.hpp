@@ -88,7 +88,7 @@ private:
     std::optional<boost::asio::posix::stream_descriptor> input_;
     std::map<core::MessageTs, Message> messages_;
     std::optional<core::MessageTs> latest_;  // latest top-level bot message: `+emoji` target
-    std::uint64_t ts_counter_ = 0;
+    std::int64_t ts_counter_ = 0;            // the last ts handed out, in microseconds
     std::uint64_t event_counter_ = 0;
     bool stopped_ = false;
 };

@@ -1,5 +1,6 @@
 // The real daemon, in console mode, against the fake kubectl / rollback.sh and a fake health
 // endpoint on 127.0.0.1: what an on-call engineer sees after `deploy/dev.sh demo`.
+#include "test/integration/console_fixture.hpp"
 #include "test/support/child_process.hpp"
 #include "test/support/daemon_config.hpp"
 #include "test/support/fake_http_server.hpp"
@@ -22,96 +23,7 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr auto kWait = 20s;
-
-class ConsoleRollback : public ::testing::Test {
-protected:
-    ConsoleRollback()
-        : health_([this](const FakeRequest&) {
-              return FakeResponse{healthy_ ? 200 : 503, {}, healthy_ ? "ok" : "down"};
-          }) {}
-
-    void SetUp() override { write_config(); }
-
-    void write_config() {
-        dir_.write("config.yaml",
-                   daemon_config(DaemonConfig{.dir = dir_.path().string(),
-                                              .health_url = health_.url("/api/v1/health")}));
-    }
-
-    // Seeds the fake cluster (default scenario) and then edits it.
-    void edit_cluster(const std::function<void(json&)>& edit) {
-        run_kubectl("get deployment backend -n preskool -o json");
-        json state = cluster();
-        edit(state);
-        std::ofstream(dir_.file("cluster.json")) << state.dump(2);
-    }
-
-    // The fake cluster's state; empty when no kubectl has run yet.
-    json cluster() const {
-        std::ifstream in(dir_.file("cluster.json"));
-        json state = json::parse(in, nullptr, false);
-        return state.is_discarded() ? json::object() : state;
-    }
-
-    void run_kubectl(const std::string& args) {
-        std::istringstream words(args);
-        std::vector<std::string> argv{std::string(ROLLBOT_FAKES_DIR) + "/kubectl",
-                                      "--kubeconfig=" + dir_.file("cluster.json").string()};
-        for (std::string w; words >> w;) {
-            argv.push_back(w);
-        }
-        ChildProcess real(argv);
-        ASSERT_EQ(real.wait_exit(kWait), 0) << real.err();
-    }
-
-    std::string image_of(const std::string& deployment) {
-        ChildProcess k({std::string(ROLLBOT_FAKES_DIR) + "/kubectl",
-                        "--kubeconfig=" + dir_.file("cluster.json").string(),
-                        "get",
-                        "deployment",
-                        deployment,
-                        "-n",
-                        "preskool",
-                        "-o",
-                        "json"});
-        EXPECT_EQ(k.wait_exit(kWait), 0) << k.err();
-        const json d = json::parse(k.out(), nullptr, false);
-        return d["spec"]["template"]["spec"]["containers"][0].value("image", "");
-    }
-
-    // Every kubectl call recorded by the fake, one string each.
-    std::vector<std::string> calls() const {
-        std::vector<std::string> out;
-        for (const auto& call : cluster().value("calls", json::array())) {
-            std::string joined;
-            for (const auto& a : call) {
-                joined += (joined.empty() ? "" : " ") + a.get<std::string>();
-            }
-            out.push_back(joined);
-        }
-        return out;
-    }
-
-    std::unique_ptr<ChildProcess> start(std::vector<std::string> extra_args = {}) {
-        std::vector<std::string> argv{
-            ROLLBOTD_PATH, "--config", dir_.file("config.yaml").string(), "--console"};
-        argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-        auto bot = std::make_unique<ChildProcess>(argv);
-        EXPECT_TRUE(bot->wait_for_stdout("rollbot console", kWait));
-        return bot;
-    }
-
-    static bool any_call_contains(const std::vector<std::string>& calls, std::string_view what) {
-        return std::any_of(calls.begin(), calls.end(), [&](const auto& c) {
-            return c.find(what) != std::string::npos;
-        });
-    }
-
-    TempDir dir_;
-    bool healthy_ = true;
-    FakeHttpServer health_;
-};
+class ConsoleRollback : public ConsoleDaemonTest {};
 
 TEST_F(ConsoleRollback, BackendToAShaEndsInTheRunbookBlock) {
     auto bot = start();
@@ -132,7 +44,7 @@ TEST_F(ConsoleRollback, BackendToAShaEndsInTheRunbookBlock) {
     EXPECT_TRUE(health_.wait_for_requests(1, kWait));
     bot->close_stdin();
     EXPECT_EQ(bot->wait_exit(kWait), 0);
-    EXPECT_THAT(bot->err(), HasSubstr("rollback.finished id=R1 state=succeeded restored=true"));
+    EXPECT_THAT(bot->err(), HasSubstr("report id=R1 actor=rollbot state=succeeded restored=true"));
 }
 
 TEST_F(ConsoleRollback, BackendUndoGoesToThePreviousRevision) {
@@ -249,14 +161,16 @@ TEST_F(ConsoleRollback, BadInputChangesNothing) {
     }
 }
 
-TEST_F(ConsoleRollback, DbDowngradeIsPlannedButNeedsApproval) {
+TEST_F(ConsoleRollback, DbDowngradeWaitsForApprovalAndShowsItsSql) {
     auto bot = start();
     bot->write_stdin("/rollback db -1 --reason migration broke fees\n");
     bot->close_stdin();
     ASSERT_EQ(bot->wait_exit(kWait), 0);
-    EXPECT_THAT(bot->out(), HasSubstr("DB downgrade -1 needs approval (approvals.db)"));
-    EXPECT_THAT(bot->out(), HasSubstr("alembic downgrade -1"));
-    EXPECT_FALSE(any_call_contains(calls(), "downgrade"));
+    EXPECT_THAT(bot->out(), HasSubstr("Approval needed: DB downgrade -1"));
+    EXPECT_THAT(bot->out(), HasSubstr("now at `3f2a1b4c5d6e`"));
+    EXPECT_THAT(bot->out(), HasSubstr("DROP TABLE fee_payments"));
+    EXPECT_THAT(bot->out(), HasSubstr("restore from backup"));
+    EXPECT_FALSE(any_call_contains(calls(), "downgrade ae1027a6acf")) << "nothing ran yet";
 }
 
 TEST_F(ConsoleRollback, SecondRollbackOfTheSameTargetIsToldWhoHoldsIt) {

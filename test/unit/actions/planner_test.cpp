@@ -212,3 +212,61 @@ TEST(Planner, ObserveReadsTheDeploymentAsJson) {
 
 }  // namespace
 }  // namespace rollbot::actions
+
+namespace rollbot::actions {
+namespace {
+
+core::ClusterSnapshot database_at(std::string revision, std::optional<std::string> target) {
+    core::ClusterSnapshot before;
+    core::DatabaseState db;
+    db.revision = std::move(revision);
+    db.target = std::move(target);
+    db.sql = "DROP TABLE fee_payments;";
+    before.database = db;
+    return before;
+}
+
+TEST(PlannerDb, DowngradeNamesTheRevisionThePreviewResolved) {
+    const auto p = plan_rollback(
+        settings(), request(ActionKind::Db), database_at("3f2a1b4c5d6e", "ae1027a6acf"));
+    ASSERT_TRUE(p.has_value());
+    ASSERT_EQ(p->steps.size(), 2U);
+    EXPECT_EQ(p->steps[1].argv.back(), "ae1027a6acf") << "never a relative -1 at run time";
+    EXPECT_EQ(p->steps[1].kind, StepKind::AlembicDowngrade);
+}
+
+TEST(PlannerDb, PlanIdChangesWhenTheDatabaseMoved) {
+    const auto a = plan_rollback(
+        settings(), request(ActionKind::Db), database_at("3f2a1b4c5d6e", "ae1027a6acf"));
+    const auto b = plan_rollback(
+        settings(), request(ActionKind::Db), database_at("ae1027a6acf", "1975ea83b712"));
+    auto moved_sql = database_at("3f2a1b4c5d6e", "ae1027a6acf");
+    moved_sql.database->sql = "DROP TABLE fee_payments; DROP TABLE students;";
+    const auto c = plan_rollback(settings(), request(ActionKind::Db), moved_sql);
+    ASSERT_TRUE(a && b && c);
+    EXPECT_NE(a->id, b->id);
+    EXPECT_NE(a->id, c->id) << "the same revisions with different SQL is a different plan";
+    const auto again = plan_rollback(
+        settings(), request(ActionKind::Db), database_at("3f2a1b4c5d6e", "ae1027a6acf"));
+    EXPECT_EQ(a->id, again->id);
+}
+
+TEST(PlannerDb, EmptyDatabaseHasNothingToDowngrade) {
+    const auto p =
+        plan_rollback(settings(), request(ActionKind::Db), database_at("", std::nullopt));
+    ASSERT_FALSE(p.has_value());
+    EXPECT_THAT(p.error().message, ::testing::HasSubstr("nothing to downgrade"));
+}
+
+TEST(PlannerDb, DryRunPreviewStartsAtTheCurrentRevision) {
+    const auto p = plan_rollback(settings(),
+                                 request(ActionKind::Db, std::nullopt, true),
+                                 database_at("3f2a1b4c5d6e", "ae1027a6acf"));
+    ASSERT_TRUE(p.has_value());
+    EXPECT_THAT(p->steps[1].argv,
+                ::testing::IsSupersetOf({"downgrade", "3f2a1b4c5d6e:-1", "--sql"}));
+    EXPECT_EQ(p->steps[1].effect, StepEffect::Read);
+}
+
+}  // namespace
+}  // namespace rollbot::actions

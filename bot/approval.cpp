@@ -1,0 +1,456 @@
+#include "bot/approval.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+namespace rollbot::core {
+namespace {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+constexpr std::array<std::pair<ApprovalState, std::string_view>, 7> kStateNames{{
+    {ApprovalState::Pending, "pending"},
+    {ApprovalState::Approved, "approved"},
+    {ApprovalState::Executing, "executing"},
+    {ApprovalState::Rejected, "rejected"},
+    {ApprovalState::Expired, "expired"},
+    {ApprovalState::Cancelled, "cancelled"},
+    {ApprovalState::Superseded, "superseded"},
+}};
+
+template <class... Args>
+ApprovalDecision decision(bool changed,
+                          std::string_view rule,
+                          fmt::format_string<Args...> explanation,
+                          Args&&... args) {
+    return ApprovalDecision{
+        changed, std::string(rule), fmt::format(explanation, std::forward<Args>(args)...)};
+}
+
+std::string mention(const UserId& user) {
+    return fmt::format("<@{}>", user.value);
+}
+
+std::string mention(const UsergroupId& group) {
+    return fmt::format("<!subteam^{}>", group.value);
+}
+
+bool contains(const std::vector<UsergroupId>& groups, const UsergroupId& group) {
+    return std::find(groups.begin(), groups.end(), group) != groups.end();
+}
+
+/// A required group listed twice still needs one person, not two.
+std::vector<UsergroupId> distinct(std::vector<UsergroupId> groups) {
+    std::vector<UsergroupId> out;
+    for (auto& group : groups) {
+        if (!contains(out, group)) {
+            out.push_back(std::move(group));
+        }
+    }
+    return out;
+}
+
+/// A zero or negative `required` would approve with nobody: one approver is the floor.
+int required_count(const ApprovalPolicy& policy) {
+    return std::max(policy.required, 1);
+}
+
+std::string describe_timeout(std::chrono::milliseconds timeout) {
+    const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(timeout);
+    if (minutes.count() > 0 && minutes == timeout) {
+        return fmt::format("{} min", minutes.count());
+    }
+    return fmt::format("{} s", std::chrono::duration_cast<std::chrono::seconds>(timeout).count());
+}
+
+std::string count_text(int n) {
+    return n == 1 ? std::string("1 more approver") : fmt::format("{} more approvers", n);
+}
+
+/// Kuhn's augmenting path: tries to give `group` an approver, moving earlier assignments along.
+bool augment(std::size_t group,
+             const std::vector<std::vector<std::size_t>>& candidates,
+             std::vector<bool>& visited,
+             std::vector<int>& group_of_approver) {
+    for (const std::size_t approver : candidates[group]) {
+        if (visited[approver]) {
+            continue;
+        }
+        visited[approver] = true;
+        const int holder = group_of_approver[approver];
+        if (holder < 0 ||
+            augment(static_cast<std::size_t>(holder), candidates, visited, group_of_approver)) {
+            group_of_approver[approver] = static_cast<int>(group);
+            return true;
+        }
+    }
+    return false;
+}
+
+/// The required groups left without a distinct counted member by a maximum matching.
+std::vector<UsergroupId> unmatched_groups(const ApprovalSnapshot& s, const ApprovalPolicy& policy) {
+    const auto groups = distinct(policy.required_groups);
+    std::vector<std::vector<std::size_t>> candidates(groups.size());
+    std::size_t n_approvers = 0;
+    for (const auto& [user, reactions] : s.approvals) {
+        const auto it = s.approver_groups.find(user);
+        for (std::size_t g = 0; g < groups.size(); ++g) {
+            if (it != s.approver_groups.end() && contains(it->second, groups[g])) {
+                candidates[g].push_back(n_approvers);
+            }
+        }
+        ++n_approvers;
+    }
+    std::vector<int> group_of_approver(n_approvers, -1);
+    std::vector<UsergroupId> missing;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        std::vector<bool> visited(n_approvers, false);
+        if (!augment(g, candidates, visited, group_of_approver)) {
+            missing.push_back(groups[g]);
+        }
+    }
+    return missing;
+}
+
+/// A listed user, or a member of a listed usergroup (approvers or required groups).
+bool qualifies(const ApprovalPolicy& policy,
+               const UserId& user,
+               const std::vector<UsergroupId>& groups) {
+    if (std::find(policy.approvers.users.begin(), policy.approvers.users.end(), user) !=
+        policy.approvers.users.end()) {
+        return true;
+    }
+    return std::any_of(groups.begin(), groups.end(), [&](const UsergroupId& group) {
+        return contains(policy.approvers.usergroups, group) ||
+               contains(policy.required_groups, group);
+    });
+}
+
+}  // namespace
+
+std::string_view to_string(ApprovalState state) {
+    for (const auto& [value, name] : kStateNames) {
+        if (value == state) {
+            return name;
+        }
+    }
+    return "unknown";
+}
+
+std::optional<ApprovalState> approval_state_from_string(std::string_view text) {
+    for (const auto& [value, name] : kStateNames) {
+        if (name == text) {
+            return value;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string_view base_reaction(std::string_view reaction) {
+    // Slack appends skin tones as "::skin-tone-N"; the person meant the base emoji.
+    return reaction.substr(0, reaction.find("::"));
+}
+
+Approval::Approval(RequestId id,
+                   ActionKind kind,
+                   ApprovalPolicy policy,
+                   UserId requester,
+                   std::string plan_id,
+                   TimePoint now)
+    : policy_(std::move(policy)) {
+    s_.id = std::move(id);
+    s_.kind = kind;
+    s_.requester = std::move(requester);
+    s_.plan_id = std::move(plan_id);
+    s_.created = now;
+    // Config rejects a zero timeout; should one slip through, the approval never expires rather
+    // than expiring at once.
+    s_.expires_at = policy_.timeout > Duration::zero() ? now + policy_.timeout : now;
+}
+
+Approval::Approval(ApprovalSnapshot snapshot, ApprovalPolicy policy)
+    : s_(std::move(snapshot)), policy_(std::move(policy)) {
+    requalify();
+}
+
+void Approval::requalify() {
+    const auto approve = base_reaction(policy_.approve_reaction);
+    for (auto it = s_.approvals.begin(); it != s_.approvals.end();) {
+        auto& reactions = it->second;
+        std::erase_if(reactions, [&](const std::string& r) { return base_reaction(r) != approve; });
+        const auto groups = s_.approver_groups.find(it->first);
+        const bool self = it->first == s_.requester && !policy_.allow_self_approval;
+        const bool ok = qualifies(
+            policy_,
+            it->first,
+            groups == s_.approver_groups.end() ? std::vector<UsergroupId>{} : groups->second);
+        it = (reactions.empty() || self || !ok) ? s_.approvals.erase(it) : std::next(it);
+    }
+    std::erase_if(s_.approver_groups,
+                  [&](const auto& entry) { return !s_.approvals.contains(entry.first); });
+    if (is_open()) {
+        s_.state = satisfied() ? ApprovalState::Approved : ApprovalState::Pending;
+    }
+}
+
+void Approval::set_card(MessageRef card) {
+    s_.card = std::move(card);
+}
+
+bool Approval::satisfied() const {
+    return static_cast<int>(s_.approvals.size()) >= required_count(policy_) &&
+           unmatched_groups(s_, policy_).empty();
+}
+
+bool Approval::is_due(TimePoint now) const {
+    return can_expire() && now >= s_.expires_at;
+}
+
+std::vector<UserId> Approval::approvers() const {
+    std::vector<UserId> out;
+    out.reserve(s_.approvals.size());
+    for (const auto& [user, reactions] : s_.approvals) {
+        out.push_back(user);
+    }
+    return out;
+}
+
+std::vector<std::string> Approval::still_needed() const {
+    if (satisfied()) {
+        return {};
+    }
+    // Each line is one more person: a new approver raises the matching by at most one, so people
+    // for uncovered groups also count towards `required`.
+    const auto groups = unmatched_groups(s_, policy_);
+    const int missing = required_count(policy_) - static_cast<int>(s_.approvals.size()) -
+                        static_cast<int>(groups.size());
+    std::vector<std::string> out;
+    if (missing > 0) {
+        out.push_back(count_text(missing));
+    }
+    for (const auto& group : groups) {
+        out.push_back(fmt::format("an approver from {}", mention(group)));
+    }
+    return out;
+}
+
+ApprovalDecision Approval::closed_decision() const {
+    return decision(false,
+                    "not_pending",
+                    "{} is already {}; nothing changes.",
+                    s_.id.value,
+                    to_string(s_.state));
+}
+
+ApprovalDecision Approval::expire() {
+    s_.state = ApprovalState::Expired;
+    const auto timeout = std::chrono::duration_cast<Duration>(s_.expires_at - s_.created);
+    return decision(true,
+                    "expired",
+                    "{} expired: it was not approved within {}.",
+                    s_.id.value,
+                    describe_timeout(timeout));
+}
+
+ApprovalDecision Approval::on_reaction(const ReactionEvent& event,
+                                       const Reactor& reactor,
+                                       TimePoint now) {
+    if (s_.state == ApprovalState::Executing) {
+        return decision(false,
+                        "executing",
+                        "Execution of {} has started; reactions no longer change it.",
+                        s_.id.value);
+    }
+    if (!is_open()) {
+        return closed_decision();
+    }
+    if (!s_.card || event.item != *s_.card) {
+        return decision(false,
+                        "wrong_message",
+                        "Only reactions on the approval card of {} count.",
+                        s_.id.value);
+    }
+    if (is_due(now)) {
+        return expire();
+    }
+    if (reactor.is_bot) {
+        return decision(
+            false, "bot", "{} is a bot; bots never approve or reject.", mention(reactor.user));
+    }
+    const auto reaction = base_reaction(event.reaction);
+    if (reaction == base_reaction(policy_.approve_reaction)) {
+        return event.added ? on_approve_added(event, reactor) : on_approve_removed(event, reactor);
+    }
+    if (reaction == base_reaction(policy_.reject_reaction)) {
+        if (!event.added) {
+            return decision(false,
+                            "other_reaction",
+                            "Removing :{}: changes nothing; {} stays {}.",
+                            reaction,
+                            s_.id.value,
+                            to_string(s_.state));
+        }
+        return on_reject_added(reactor);
+    }
+    return decision(false,
+                    "other_reaction",
+                    "Only :{}: (approve) and :{}: (reject) count on the approval card.",
+                    base_reaction(policy_.approve_reaction),
+                    base_reaction(policy_.reject_reaction));
+}
+
+ApprovalDecision Approval::on_approve_added(const ReactionEvent& event, const Reactor& reactor) {
+    const auto& user = reactor.user;
+    if (!qualifies(policy_, user, reactor.groups)) {
+        return decision(false,
+                        "not_an_approver",
+                        "{} is not an approver for {} rollbacks.",
+                        mention(user),
+                        to_string(s_.kind));
+    }
+    if (user == s_.requester && !policy_.allow_self_approval) {
+        return decision(false,
+                        "self_approval",
+                        "{} requested {} and cannot approve it; someone else must.",
+                        mention(user),
+                        s_.id.value);
+    }
+    if (auto it = s_.approvals.find(user); it != s_.approvals.end()) {
+        const bool added = it->second.insert(event.reaction).second;
+        return decision(added,
+                        "already_counted",
+                        "{} already approves {}; one person counts once.",
+                        mention(user),
+                        s_.id.value);
+    }
+    s_.approvals[user] = {event.reaction};
+    auto groups = reactor.groups;
+    std::sort(groups.begin(), groups.end());
+    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+    s_.approver_groups[user] = std::move(groups);
+    if (s_.state == ApprovalState::Pending && satisfied()) {
+        s_.state = ApprovalState::Approved;
+        return decision(true,
+                        "approved",
+                        "{} approved {}; it has every approval it needs.",
+                        mention(user),
+                        s_.id.value);
+    }
+    // Still short of the policy, or an extra approval that keeps it Approved if one withdraws.
+    const auto needed = still_needed();
+    if (needed.empty()) {
+        return decision(
+            true, "approval_counted", "{} also approved {}.", mention(user), s_.id.value);
+    }
+    return decision(true,
+                    "approval_counted",
+                    "{} approved {}; still needed: {}.",
+                    mention(user),
+                    s_.id.value,
+                    fmt::join(needed, ", "));
+}
+
+ApprovalDecision Approval::on_approve_removed(const ReactionEvent& event, const Reactor& reactor) {
+    const auto& user = reactor.user;
+    auto it = s_.approvals.find(user);
+    if (it == s_.approvals.end()) {
+        return decision(false,
+                        "not_counted",
+                        "{} had no counted approval of {} to withdraw.",
+                        mention(user),
+                        s_.id.value);
+    }
+    const bool removed = it->second.erase(event.reaction) > 0;
+    if (!it->second.empty()) {
+        return decision(removed,
+                        "already_counted",
+                        "{} still approves {} with another :{}: reaction.",
+                        mention(user),
+                        s_.id.value,
+                        base_reaction(policy_.approve_reaction));
+    }
+    s_.approvals.erase(it);
+    s_.approver_groups.erase(user);
+    if (s_.state == ApprovalState::Approved && !satisfied()) {
+        s_.state = ApprovalState::Pending;
+        return decision(true,
+                        "withdrawn",
+                        "{} withdrew their approval of {}; it waits for approvers again.",
+                        mention(user),
+                        s_.id.value);
+    }
+    return decision(
+        true, "withdrawn", "{} withdrew their approval of {}.", mention(user), s_.id.value);
+}
+
+ApprovalDecision Approval::on_reject_added(const Reactor& reactor) {
+    const auto& user = reactor.user;
+    if (user != s_.requester && !qualifies(policy_, user, reactor.groups)) {
+        return decision(false,
+                        "not_an_approver",
+                        "{} is not an approver for {} rollbacks, so the rejection does "
+                        "not count.",
+                        mention(user),
+                        to_string(s_.kind));
+    }
+    s_.state = ApprovalState::Rejected;
+    s_.decided_by = user;
+    return decision(true, "rejected", "{} rejected {}.", mention(user), s_.id.value);
+}
+
+ApprovalDecision Approval::cancel(const Reactor& by, TimePoint now) {
+    if (!is_open()) {
+        return closed_decision();
+    }
+    if (is_due(now)) {
+        return expire();
+    }
+    if (by.is_bot || (by.user != s_.requester && !qualifies(policy_, by.user, by.groups))) {
+        return decision(false,
+                        "not_allowed_to_cancel",
+                        "{} cannot cancel {}: only the requester {} or an approver can.",
+                        mention(by.user),
+                        s_.id.value,
+                        mention(s_.requester));
+    }
+    s_.state = ApprovalState::Cancelled;
+    s_.decided_by = by.user;
+    return decision(true, "cancelled", "{} cancelled {}.", mention(by.user), s_.id.value);
+}
+
+ApprovalDecision Approval::expire_if_due(TimePoint now) {
+    if (!is_open()) {
+        return closed_decision();
+    }
+    if (!is_due(now)) {
+        return decision(false, "not_due", "{} has not expired yet.", s_.id.value);
+    }
+    return expire();
+}
+
+ApprovalDecision Approval::supersede(std::string new_plan_id) {
+    if (!is_open()) {
+        return closed_decision();
+    }
+    s_.state = ApprovalState::Superseded;
+    return decision(true,
+                    "superseded",
+                    "The plan of {} changed ({} → {}); the new plan needs approval.",
+                    s_.id.value,
+                    s_.plan_id,
+                    new_plan_id);
+}
+
+bool Approval::start_execution() {
+    if (s_.state != ApprovalState::Approved) {
+        return false;
+    }
+    s_.state = ApprovalState::Executing;
+    return true;
+}
+
+}  // namespace rollbot::core

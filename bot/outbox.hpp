@@ -1,0 +1,63 @@
+#pragma once
+
+#include "bot/chat.hpp"
+#include "bot/clock.hpp"
+#include "bot/state_store.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace rollbot::core {
+
+/// Messages that must not be lost (reports): stored before they are sent, delivered in order,
+/// retried with a growing pause until the chat accepts them, also after a restart. A message
+/// is marked delivered the moment the chat accepts it, so it is not posted again.
+class Outbox {
+public:
+    Outbox(boost::asio::any_io_executor executor,
+           ChatTransport& chat,
+           StateStore& store,
+           std::shared_ptr<spdlog::logger> log);
+
+    /// A stored message, not yet handed to the chat.
+    struct Ticket {
+        OutboxEntry entry;
+        bool stored = false;  // false: the store failed; send() still tries once
+    };
+
+    /// Stores and, when nothing is queued before it, delivers at once. An error means "not
+    /// delivered yet": the message stays queued and is retried in the background.
+    boost::asio::awaitable<Result<MessageRef>> post(OutboundMessage message, std::string key);
+    /// The two halves of post(), for callers that record something between them (a run's end
+    /// is written after its report is stored, so a restart never loses the report).
+    [[nodiscard]] Ticket store(const OutboundMessage& message, std::string key);
+    boost::asio::awaitable<Result<MessageRef>> send(Ticket ticket);
+    /// Delivers what an earlier run of the daemon left undelivered (call once at start-up).
+    void start();
+    /// Messages stored and not delivered yet.
+    [[nodiscard]] std::size_t depth() const { return depth_; }
+
+    /// Pause before retry n (1-based): 1 s, 2 s, 4 s … up to a minute.
+    [[nodiscard]] static std::chrono::milliseconds retry_pause(int attempt);
+
+private:
+    void start_pump();
+    boost::asio::awaitable<void> pump();
+    boost::asio::awaitable<Result<MessageRef>> deliver(OutboxEntry entry);
+
+    boost::asio::any_io_executor executor_;
+    ChatTransport& chat_;
+    StateStore& store_;
+    std::shared_ptr<spdlog::logger> log_;
+    bool pumping_ = false;
+    std::size_t depth_ = 0;
+};
+
+}  // namespace rollbot::core
