@@ -18,7 +18,7 @@ namespace rollbot::actions {
                                                      const core::ClusterSnapshot& before);
 
 /// `kubectl get deployment <d> -n <ns> -o json`: how rollbot reads the current image.
-[[nodiscard]] core::Step observe_step(const core::Settings& settings, std::string_view deployment);
+[[nodiscard]] core::Step observe_step(const core::Settings& settings, std::string_view name);
 
 /// `kubectl exec … -- alembic current`: the database's revision.
 [[nodiscard]] core::Step alembic_current_step(const core::Settings& settings);

@@ -305,19 +305,20 @@ ApprovalDecision Approval::on_reaction(const ReactionEvent& event,
 
 ApprovalDecision Approval::on_approve_added(const ReactionEvent& event, const Reactor& reactor) {
     const auto& user = reactor.user;
-    if (!qualifies(policy_, user, reactor.groups)) {
-        return decision(false,
-                        "not_an_approver",
-                        "{} is not an approver for {} rollbacks.",
-                        mention(user),
-                        to_string(s_.kind));
-    }
+    // The requester hears the four-eyes rule first, whether or not they are an approver.
     if (user == s_.requester && !policy_.allow_self_approval) {
         return decision(false,
                         "self_approval",
                         "{} requested {} and cannot approve it; someone else must.",
                         mention(user),
                         s_.id.value);
+    }
+    if (!qualifies(policy_, user, reactor.groups)) {
+        return decision(false,
+                        "not_an_approver",
+                        "{} is not an approver for {} rollbacks.",
+                        mention(user),
+                        to_string(s_.kind));
     }
     if (auto it = s_.approvals.find(user); it != s_.approvals.end()) {
         const bool added = it->second.insert(event.reaction).second;

@@ -178,6 +178,9 @@ asio::awaitable<void> Orchestrator::expire_later(RequestId id) {
     if (it == approvals_.end()) {
         co_return;
     }
+    if (!it->second.approval.can_expire()) {
+        co_return;  // timeout 0: waits until approved, rejected or cancelled
+    }
     const auto timer = it->second.timer;
     const auto left = it->second.approval.expires_at() - deps_.clock.now();
     timer->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -293,7 +296,7 @@ asio::awaitable<void> Orchestrator::after_decision(RequestId id, ApprovalDecisio
            it->second.approval.snapshot().decided_by.value_or(UserId{}),
            decision_detail(decision, state));
     co_await refresh_card(id, decision.explanation);
-    if (state == ApprovalState::Approved) {
+    if (state == ApprovalState::Approved && decision.rule == "approved") {  // the transition only
         co_await run_approved(id);
     } else if (is_closed(state)) {
         close_approval(id);

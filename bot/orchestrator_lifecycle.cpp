@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ranges>
 
 namespace rollbot::core {
 namespace {
@@ -107,9 +108,9 @@ asio::awaitable<void> Orchestrator::run_approved(RequestId id) {
 asio::awaitable<void> Orchestrator::cancel(SlashCommand cmd, Command command) {
     std::optional<RequestId> id = command.id;
     if (!id) {
-        for (auto it = approvals_.rbegin(); it != approvals_.rend(); ++it) {
-            if (it->second.request.requester == cmd.user) {
-                id = it->first;
+        for (const auto& [open_id, pending] : std::views::reverse(approvals_)) {
+            if (pending.request.requester == cmd.user) {
+                id = open_id;  // the newest of the user's own requests
                 break;
             }
         }

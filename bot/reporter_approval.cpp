@@ -146,7 +146,9 @@ std::string Reporter::approval_status(const Approval& approval, std::string_view
         if (!needed.empty()) {
             d.set("needed", needed);
         }
-        d.set("expires", utc_time(s.expires_at));
+        if (approval.can_expire()) {
+            d.set("expires", utc_time(s.expires_at));
+        }
     }
     if (!note.empty()) {
         d.set("note", std::string(note));

@@ -64,7 +64,7 @@ std::string sha256_hex(std::string_view bytes) {
     const int ok = EVP_Digest(bytes.data(), bytes.size(), md.data(), &len, EVP_sha256(), nullptr);
     ROLLBOT_CHECK(ok == 1 && len == 32, "EVP_Digest(SHA-256) failed");
     std::string hex;
-    hex.reserve(2 * len);
+    hex.reserve(std::size_t{2} * len);
     for (unsigned int i = 0; i < len; ++i) {
         hex += fmt::format("{:02x}", md[i]);
     }
@@ -156,14 +156,14 @@ Result<void> SqliteStore::audit(const std::string& kind,
                                 const std::string& actor,
                                 const std::string& detail,
                                 core::WallTime at) {
-    constexpr std::string_view op = "state.audit";
+    constexpr std::string_view kOp = "state.audit";
     // IMMEDIATE: read the head and append under one write lock, so two processes sharing the
     // file cannot fork the chain.
-    auto tx = Transaction::begin(db_.get(), op);
+    auto tx = Transaction::begin(db_.get(), kOp);
     if (!tx) {
         return tx.error();
     }
-    auto head = read_head(db_.get(), op);
+    auto head = read_head(db_.get(), kOp);
     if (!head) {
         return head.error();
     }
@@ -171,7 +171,7 @@ Result<void> SqliteStore::audit(const std::string& kind,
     const std::string prev = *head ? (*head)->hash : std::string{kGenesisHash};
     const std::int64_t at_ms = to_ms(at);
     const std::string hash = audit_hash(prev, seq, at_ms, kind, request_id, actor, detail);
-    auto insert = Statement::prepare(db_.get(), op, R"sql(
+    auto insert = Statement::prepare(db_.get(), kOp, R"sql(
         INSERT INTO audit (seq, at_ms, kind, request_id, actor, detail, prev_hash, hash)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql");
     if (!insert) {
@@ -182,7 +182,7 @@ Result<void> SqliteStore::audit(const std::string& kind,
     if (auto r = insert->run(); !r) {
         return r;
     }
-    auto set_head = Statement::prepare(db_.get(), op, R"sql(
+    auto set_head = Statement::prepare(db_.get(), kOp, R"sql(
         INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)
         ON CONFLICT (id) DO UPDATE SET seq = ?1, hash = ?2)sql");
     if (!set_head) {
@@ -195,12 +195,12 @@ Result<void> SqliteStore::audit(const std::string& kind,
 }
 
 Result<std::vector<core::AuditRecord>> SqliteStore::audit_log(const std::string& request_id) {
-    constexpr std::string_view op = "state.audit_log";
+    constexpr std::string_view kOp = "state.audit_log";
     // Two texts rather than `?1 = '' OR …`, which would keep sqlite from using the index.
     const auto sql = request_id.empty()
                          ? fmt::format("{} ORDER BY seq", kSelectAudit)
                          : fmt::format("{} WHERE request_id = ?1 ORDER BY seq", kSelectAudit);
-    auto st = Statement::prepare(db_.get(), op, sql);
+    auto st = Statement::prepare(db_.get(), kOp, sql);
     if (!st) {
         return st.error();
     }
@@ -219,12 +219,12 @@ Result<std::vector<core::AuditRecord>> SqliteStore::audit_log(const std::string&
 }
 
 Result<core::AuditCheck> SqliteStore::verify_audit() {
-    constexpr std::string_view op = "state.verify_audit";
-    auto tx = Transaction::begin_read(db_.get(), op);
+    constexpr std::string_view kOp = "state.verify_audit";
+    auto tx = Transaction::begin_read(db_.get(), kOp);
     if (!tx) {
         return tx.error();
     }
-    auto st = Statement::prepare(db_.get(), op, fmt::format("{} ORDER BY seq", kSelectAudit));
+    auto st = Statement::prepare(db_.get(), kOp, fmt::format("{} ORDER BY seq", kSelectAudit));
     if (!st) {
         return st.error();
     }
@@ -238,7 +238,7 @@ Result<core::AuditCheck> SqliteStore::verify_audit() {
             break;
         }
     }
-    auto head = read_head(db_.get(), op);
+    auto head = read_head(db_.get(), kOp);
     if (!head) {
         return head.error();
     }

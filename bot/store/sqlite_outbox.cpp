@@ -51,8 +51,8 @@ Result<void> update_entry(
 }  // namespace
 
 Result<std::int64_t> SqliteStore::outbox_add(const core::OutboxEntry& entry) {
-    constexpr std::string_view op = "state.outbox_add";
-    auto st = Statement::prepare(db_.get(), op, R"sql(
+    constexpr std::string_view kOp = "state.outbox_add";
+    auto st = Statement::prepare(db_.get(), kOp, R"sql(
         INSERT INTO outbox (kind, channel, thread_ts, thread_seq, target_ts, target_seq, text,
                             key)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -73,7 +73,7 @@ Result<std::int64_t> SqliteStore::outbox_add(const core::OutboxEntry& entry) {
         return row.error();
     }
     if (!*row) {
-        return storage_error(op, "the insert returned no seq");
+        return storage_error(kOp, "the insert returned no seq");
     }
     const std::int64_t seq = st->int64(0);
     if (auto r = st->run(); !r) {
@@ -83,8 +83,8 @@ Result<std::int64_t> SqliteStore::outbox_add(const core::OutboxEntry& entry) {
 }
 
 Result<std::vector<core::OutboxEntry>> SqliteStore::outbox_pending() {
-    constexpr std::string_view op = "state.outbox_pending";
-    auto st = Statement::prepare(db_.get(), op, R"sql(
+    constexpr std::string_view kOp = "state.outbox_pending";
+    auto st = Statement::prepare(db_.get(), kOp, R"sql(
         SELECT seq, kind, channel, thread_ts, thread_seq, target_ts, target_seq, text, key,
                attempts
         FROM outbox WHERE sent_ts IS NULL ORDER BY seq)sql");
@@ -131,8 +131,8 @@ Result<void> SqliteStore::outbox_failed(std::int64_t seq) {
 }
 
 Result<std::optional<core::MessageTs>> SqliteStore::outbox_ts(std::int64_t seq) {
-    constexpr std::string_view op = "state.outbox_ts";
-    auto st = Statement::prepare(db_.get(), op, "SELECT sent_ts FROM outbox WHERE seq = ?1");
+    constexpr std::string_view kOp = "state.outbox_ts";
+    auto st = Statement::prepare(db_.get(), kOp, "SELECT sent_ts FROM outbox WHERE seq = ?1");
     if (!st) {
         return st.error();
     }
@@ -141,7 +141,7 @@ Result<std::optional<core::MessageTs>> SqliteStore::outbox_ts(std::int64_t seq) 
         return row.error();
     }
     if (!*row) {
-        return entry_not_found(op, seq);
+        return entry_not_found(kOp, seq);
     }
     return opt_ts(st->opt_text(0));
 }
@@ -149,14 +149,14 @@ Result<std::optional<core::MessageTs>> SqliteStore::outbox_ts(std::int64_t seq) 
 Result<bool> SqliteStore::first_time(const std::string& key,
                                      core::WallTime now,
                                      core::Duration window) {
-    constexpr std::string_view op = "state.first_time";
-    auto tx = Transaction::begin(db_.get(), op);
+    constexpr std::string_view kOp = "state.first_time";
+    auto tx = Transaction::begin(db_.get(), kOp);
     if (!tx) {
         return tx.error();
     }
     // A key older than the window is forgotten, so it counts as new again (and the table stays
     // as small as the traffic of one window).
-    auto prune = Statement::prepare(db_.get(), op, "DELETE FROM dedupe WHERE seen_ms < ?1");
+    auto prune = Statement::prepare(db_.get(), kOp, "DELETE FROM dedupe WHERE seen_ms < ?1");
     if (!prune) {
         return prune.error();
     }
@@ -164,7 +164,7 @@ Result<bool> SqliteStore::first_time(const std::string& key,
         return r.error();
     }
     auto insert = Statement::prepare(
-        db_.get(), op, "INSERT INTO dedupe (key, seen_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
+        db_.get(), kOp, "INSERT INTO dedupe (key, seen_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
     if (!insert) {
         return insert.error();
     }

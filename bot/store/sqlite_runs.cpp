@@ -124,12 +124,12 @@ core::Error run_not_found(std::string_view op, const core::RequestId& id) {
 }  // namespace
 
 Result<void> SqliteStore::run_started(const core::StoredRun& run) {
-    constexpr std::string_view op = "state.run_started";
-    auto tx = Transaction::begin(db_.get(), op);
+    constexpr std::string_view kOp = "state.run_started";
+    auto tx = Transaction::begin(db_.get(), kOp);
     if (!tx) {
         return tx.error();
     }
-    auto st = Statement::prepare(db_.get(), op, R"sql(
+    auto st = Statement::prepare(db_.get(), kOp, R"sql(
         INSERT INTO runs (request_id, requester, what, state, started_ms, finished_ms,
                           card_channel, card_ts)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql");
@@ -155,7 +155,7 @@ Result<void> SqliteStore::run_started(const core::StoredRun& run) {
         return r;
     }
     for (const auto& step : run.steps) {
-        if (auto r = insert_step(db_.get(), op, run.id, step); !r) {
+        if (auto r = insert_step(db_.get(), kOp, run.id, step); !r) {
             return r;
         }
     }
@@ -163,19 +163,19 @@ Result<void> SqliteStore::run_started(const core::StoredRun& run) {
 }
 
 Result<void> SqliteStore::step_finished(const core::RequestId& id, const core::StoredStep& step) {
-    constexpr std::string_view op = "state.step_finished";
-    auto tx = Transaction::begin(db_.get(), op);
+    constexpr std::string_view kOp = "state.step_finished";
+    auto tx = Transaction::begin(db_.get(), kOp);
     if (!tx) {
         return tx.error();
     }
-    auto exists = run_exists(db_.get(), op, id);
+    auto exists = run_exists(db_.get(), kOp, id);
     if (!exists) {
         return exists.error();
     }
     if (!*exists) {
-        return run_not_found(op, id);
+        return run_not_found(kOp, id);
     }
-    if (auto r = insert_step(db_.get(), op, id, step); !r) {
+    if (auto r = insert_step(db_.get(), kOp, id, step); !r) {
         return r;
     }
     return tx->commit();
@@ -184,9 +184,9 @@ Result<void> SqliteStore::step_finished(const core::RequestId& id, const core::S
 Result<void> SqliteStore::run_finished(const core::RequestId& id,
                                        std::string state,
                                        core::WallTime at) {
-    constexpr std::string_view op = "state.run_finished";
+    constexpr std::string_view kOp = "state.run_finished";
     auto st = Statement::prepare(
-        db_.get(), op, "UPDATE runs SET state = ?2, finished_ms = ?3 WHERE request_id = ?1");
+        db_.get(), kOp, "UPDATE runs SET state = ?2, finished_ms = ?3 WHERE request_id = ?1");
     if (!st) {
         return st.error();
     }
@@ -195,26 +195,26 @@ Result<void> SqliteStore::run_finished(const core::RequestId& id,
         return r;
     }
     if (sqlite3_changes(db_.get()) == 0) {
-        return run_not_found(op, id);
+        return run_not_found(kOp, id);
     }
     return {};
 }
 
 Result<std::vector<core::StoredRun>> SqliteStore::interrupt_running(core::WallTime at) {
-    constexpr std::string_view op = "state.interrupt_running";
-    auto tx = Transaction::begin(db_.get(), op);
+    constexpr std::string_view kOp = "state.interrupt_running";
+    auto tx = Transaction::begin(db_.get(), kOp);
     if (!tx) {
         return tx.error();
     }
     auto runs = load_runs(db_.get(),
-                          op,
+                          kOp,
                           fmt::format("{} WHERE state = ?1 ORDER BY started_ms, rowid", kSelectRun),
                           [](Statement& st) { st.bind(1, kRunning); });
     if (!runs) {
         return runs.error();
     }
     auto st = Statement::prepare(
-        db_.get(), op, "UPDATE runs SET state = ?2, finished_ms = ?3 WHERE state = ?1");
+        db_.get(), kOp, "UPDATE runs SET state = ?2, finished_ms = ?3 WHERE state = ?1");
     if (!st) {
         return st.error();
     }
@@ -232,13 +232,13 @@ Result<std::vector<core::StoredRun>> SqliteStore::interrupt_running(core::WallTi
 }
 
 Result<std::optional<core::StoredRun>> SqliteStore::find_run(const core::RequestId& id) {
-    constexpr std::string_view op = "state.find_run";
-    auto tx = Transaction::begin_read(db_.get(), op);
+    constexpr std::string_view kOp = "state.find_run";
+    auto tx = Transaction::begin_read(db_.get(), kOp);
     if (!tx) {
         return tx.error();
     }
     auto runs = load_runs(
-        db_.get(), op, fmt::format("{} WHERE request_id = ?1", kSelectRun), [&](Statement& st) {
+        db_.get(), kOp, fmt::format("{} WHERE request_id = ?1", kSelectRun), [&](Statement& st) {
             st.bind(1, id.str());
         });
     if (!runs) {
@@ -254,15 +254,15 @@ Result<std::optional<core::StoredRun>> SqliteStore::find_run(const core::Request
 }
 
 Result<std::vector<core::StoredRun>> SqliteStore::recent_runs(int limit) {
-    constexpr std::string_view op = "state.recent_runs";
-    auto tx = Transaction::begin_read(db_.get(), op);
+    constexpr std::string_view kOp = "state.recent_runs";
+    auto tx = Transaction::begin_read(db_.get(), kOp);
     if (!tx) {
         return tx.error();
     }
     // rowid breaks ties between runs started in the same millisecond: later insert, newer.
     auto runs =
         load_runs(db_.get(),
-                  op,
+                  kOp,
                   fmt::format("{} ORDER BY started_ms DESC, rowid DESC LIMIT ?1", kSelectRun),
                   [&](Statement& st) { st.bind(1, std::int64_t{limit < 0 ? 0 : limit}); });
     if (!runs) {

@@ -262,10 +262,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
 }
 
 Result<core::RequestId> SqliteStore::next_request_id() {
-    constexpr std::string_view op = "state.next_request_id";
+    constexpr std::string_view kOp = "state.next_request_id";
     // One statement, so atomic on its own; the counter never goes back even if requests are
     // deleted, and two processes sharing the file never hand out the same number.
-    auto st = Statement::prepare(db_.get(), op, R"sql(
+    auto st = Statement::prepare(db_.get(), kOp, R"sql(
         INSERT INTO counters (name, value) VALUES ('request', 1)
         ON CONFLICT (name) DO UPDATE SET value = value + 1
         RETURNING value)sql");
@@ -277,7 +277,7 @@ Result<core::RequestId> SqliteStore::next_request_id() {
         return row.error();
     }
     if (!*row) {
-        return storage_error(op, "the counter returned no value");
+        return storage_error(kOp, "the counter returned no value");
     }
     const auto n = st->int64(0);
     if (auto r = st->run(); !r) {
@@ -287,25 +287,25 @@ Result<core::RequestId> SqliteStore::next_request_id() {
 }
 
 Result<void> SqliteStore::save_approval(const core::StoredApproval& approval) {
-    constexpr std::string_view op = "state.save_approval";
+    constexpr std::string_view kOp = "state.save_approval";
     if (approval.request.id != approval.approval.id) {
         return core::make_error(core::ErrorKind::Invalid,
                                 fmt::format("{}: approval {} is saved with request {}",
-                                            op,
+                                            kOp,
                                             approval.approval.id.str(),
                                             approval.request.id.str()));
     }
-    auto tx = Transaction::begin(db_.get(), op);
+    auto tx = Transaction::begin(db_.get(), kOp);
     if (!tx) {
         return tx.error();
     }
-    if (auto r = upsert_request(db_.get(), op, approval.request); !r) {
+    if (auto r = upsert_request(db_.get(), kOp, approval.request); !r) {
         return r;
     }
-    if (auto r = upsert_approval(db_.get(), op, approval); !r) {
+    if (auto r = upsert_approval(db_.get(), kOp, approval); !r) {
         return r;
     }
-    if (auto r = replace_approvers(db_.get(), op, approval.approval); !r) {
+    if (auto r = replace_approvers(db_.get(), kOp, approval.approval); !r) {
         return r;
     }
     return tx->commit();

@@ -247,6 +247,15 @@ TEST_F(ApprovalApprovers, TheRequesterCannotApproveTheirOwnRequest) {
     EXPECT_TRUE(a.approvers().empty());
 }
 
+TEST_F(ApprovalApprovers, ARequesterWhoIsNoApproverHearsTheFourEyesRule) {
+    auto a = make();
+    const Reactor requester_outside{kRequester.user, false, {}};
+    const auto d = approve(a, requester_outside);
+    EXPECT_EQ(d.rule, "self_approval") << "their own request is the reason that matters to them";
+    EXPECT_FALSE(d.changed);
+    EXPECT_EQ(a.state(), ApprovalState::Pending);
+}
+
 TEST_F(ApprovalApprovers, TheRequesterCanApproveWhenThePolicyAllowsSelfApproval) {
     policy_.allow_self_approval = true;
     auto a = make();
