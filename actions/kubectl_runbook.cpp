@@ -1,6 +1,7 @@
 #include "actions/kubectl_runbook.hpp"
 
 #include "actions/alembic.hpp"
+#include "actions/history.hpp"
 #include "actions/kubectl.hpp"
 #include "actions/planner.hpp"
 
@@ -62,7 +63,23 @@ boost::asio::awaitable<core::Result<core::DeploymentState>> KubectlRunbook::obse
             core::ErrorKind::ProcessFailed,
             "kubectl get deployment " + deployment + ": " + interpret(step, *out).summary};
     }
-    co_return parse_deployment(out->out, it->second.container);
+    auto state = parse_deployment(out->out, it->second.container);
+    if (!state) {
+        co_return state;
+    }
+    const core::Step history = history_step(settings_, deployment);
+    auto revisions = co_await spawn(history);
+    if (revisions && revisions->success()) {
+        auto parsed = parse_rollout_history(revisions->out, it->second.container);
+        if (parsed) {
+            state->history = std::move(*parsed);
+            state->history_known = true;
+        }
+    }
+    if (!state->history_known) {
+        log_->warn("runbook.history_unreadable deployment={}", deployment);
+    }
+    co_return state;
 }
 
 boost::asio::awaitable<core::Result<core::DatabaseState>> KubectlRunbook::observe_database(

@@ -1,5 +1,6 @@
 #include "actions/planner.hpp"
 
+#include "actions/history.hpp"
 #include "actions/kubectl.hpp"
 
 #include <fmt/format.h>
@@ -66,9 +67,38 @@ Step script_step(const core::Settings& s,
     return step;
 }
 
+// `<sha>` that is in the deployment's history: roll back to that known-good ReplicaSet.
+core::Result<std::optional<core::RevisionInfo>> revision_for(const core::RollbackRequest& r,
+                                                             const std::string& name,
+                                                             const core::ClusterSnapshot& before) {
+    auto it = before.deployments.find(name);
+    if (!r.sha || it == before.deployments.end() || !it->second.history_known) {
+        return std::optional<core::RevisionInfo>{};
+    }
+    auto found = revisions_with_sha(it->second.history, *r.sha, it->second.revision);
+    if (found.size() > 1) {
+        std::string candidates;
+        for (const auto& f : found) {
+            candidates += fmt::format(
+                "{}revision {} ({})", candidates.empty() ? "" : ", ", f.revision, f.tag);
+        }
+        return core::Error{core::ErrorKind::Invalid,
+                           fmt::format("{} matches more than one revision of {}: {}. Give more of "
+                                       "the SHA.",
+                                       *r.sha,
+                                       name,
+                                       candidates)};
+    }
+    if (found.empty()) {
+        return std::optional<core::RevisionInfo>{};
+    }
+    return std::optional<core::RevisionInfo>{found.front()};
+}
+
 core::Result<std::vector<Step>> deployment_steps(const core::Settings& s,
                                                  const core::RollbackRequest& r,
                                                  const std::string& name,
+                                                 const core::ClusterSnapshot& before,
                                                  std::vector<std::string>& notes) {
     auto d = deployment(s, name);
     if (!d) {
@@ -79,7 +109,24 @@ core::Result<std::vector<Step>> deployment_steps(const core::Settings& s,
     std::vector<Step> steps;
     std::vector<std::string> change;
     StepKind kind = StepKind::KubectlUndo;
-    if (r.sha) {
+    auto known = revision_for(r, name, before);
+    if (!known) {
+        return known.error();
+    }
+    if (*known) {
+        change = {"rollout",
+                  "undo",
+                  target,
+                  "-n",
+                  ns,
+                  fmt::format("--to-revision={}", (*known)->revision)};
+        notes.push_back(
+            fmt::format("{} is revision {} of {} (a known-good ReplicaSet), so "
+                        "rollbot rolls back to it instead of setting the image",
+                        (*known)->tag,
+                        (*known)->revision,
+                        name));
+    } else if (r.sha) {
         change = {"set",
                   "image",
                   target,
@@ -182,19 +229,29 @@ core::Step alembic_preview_step(const core::Settings& settings,
                         {});
 }
 
-core::Step observe_step(const core::Settings& settings, std::string_view name) {
+namespace {
+
+// A read of one deployment: `kubectl <verb…> -n <ns> -o json`.
+core::Step json_read(const core::Settings& settings,
+                     std::vector<std::string> verb,
+                     std::string_view name) {
+    verb.insert(verb.end(), {"-n", settings.kubernetes.namespace_name, "-o", "json"});
     return kubectl_step(settings,
-                        {"get",
-                         "deployment",
-                         std::string(name),
-                         "-n",
-                         settings.kubernetes.namespace_name,
-                         "-o",
-                         "json"},
+                        std::move(verb),
                         StepKind::Generic,
                         StepEffect::Read,
                         Phase::Observe,
                         std::string(name));
+}
+
+}  // namespace
+
+core::Step history_step(const core::Settings& settings, std::string_view name) {
+    return json_read(settings, {"rollout", "history", "deployment/" + std::string(name)}, name);
+}
+
+core::Step observe_step(const core::Settings& settings, std::string_view name) {
+    return json_read(settings, {"get", "deployment", std::string(name)}, name);
 }
 
 core::Result<core::Plan> plan_rollback(const core::Settings& s,
@@ -216,8 +273,12 @@ core::Result<core::Plan> plan_rollback(const core::Settings& s,
             }
             [[fallthrough]];
         case core::ActionKind::Backend: {
-            auto steps = deployment_steps(
-                s, r, r.action == core::ActionKind::Backend ? "backend" : "frontend", plan.notes);
+            auto steps =
+                deployment_steps(s,
+                                 r,
+                                 r.action == core::ActionKind::Backend ? "backend" : "frontend",
+                                 before,
+                                 plan.notes);
             if (!steps) {
                 return steps.error();
             }

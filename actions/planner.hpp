@@ -20,6 +20,9 @@ namespace rollbot::actions {
 /// `kubectl get deployment <d> -n <ns> -o json`: how rollbot reads the current image.
 [[nodiscard]] core::Step observe_step(const core::Settings& settings, std::string_view name);
 
+/// `kubectl rollout history deployment/<d> -n <ns> -o json`: every revision's ReplicaSet.
+[[nodiscard]] core::Step history_step(const core::Settings& settings, std::string_view name);
+
 /// `kubectl exec … -- alembic current`: the database's revision.
 [[nodiscard]] core::Step alembic_current_step(const core::Settings& settings);
 

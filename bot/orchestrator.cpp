@@ -176,6 +176,8 @@ asio::awaitable<void> Orchestrator::handle_command(SlashCommand cmd,
             co_await show_log(std::move(cmd), command);
             break;
         case CommandKind::History:
+            co_await show_history(std::move(cmd), command);
+            break;
         case CommandKind::Verify:
         case CommandKind::Advise:
             co_await reply(cmd.reply,
@@ -228,6 +230,21 @@ asio::awaitable<bool> Orchestrator::allowed(SlashCommand cmd, CommandKind kind) 
     std::string text = deps_.reporter.refused(decision.reason, where);
     co_await reply(cmd.reply, std::move(text));
     co_return false;
+}
+
+asio::awaitable<void> Orchestrator::show_history(SlashCommand cmd, Command command) {
+    std::vector<DeploymentStatus> deployments;
+    for (const auto& [name, config] : deps_.settings.kubernetes.deployments) {
+        if (command.deployment && *command.deployment != name) {
+            continue;
+        }
+        auto state = co_await deps_.runbook.observe(name);
+        deployments.push_back(DeploymentStatus{name,
+                                               state ? std::optional(*state) : std::nullopt,
+                                               state ? std::string{} : state.error().message});
+    }
+    std::string text = deps_.reporter.history(deployments, deps_.clock.now());
+    co_await reply(cmd.reply, std::move(text));
 }
 
 asio::awaitable<void> Orchestrator::show_status(SlashCommand cmd, bool with_help) {
@@ -339,12 +356,15 @@ asio::awaitable<void> Orchestrator::update_card(RequestId id, std::string status
 
 asio::awaitable<void> Orchestrator::execute(RequestId id) {
     Run& run = runs_.at(id);
-    auto card =
-        co_await post(run.channel, std::nullopt, deps_.reporter.request_card(run, "starting"));
+    // Through the outbox like every post of a run: if Slack is down the card still arrives,
+    // later and in order (without it, steps then go to the channel instead of its thread).
+    OutboundMessage card_message{
+        run.channel, std::nullopt, deps_.reporter.request_card(run, "starting")};
+    auto card = co_await outbox_.post(std::move(card_message), id.value + "/card");
     if (card) {
         run.card = *card;
     } else {
-        deps_.log->warn("chat.post failed id={} error={}", id, card.error().message);
+        deps_.log->warn("rollback.card_queued id={} error={}", id, card.error().message);
     }
     const StoredRun stored{id,
                            run.requester,
@@ -394,12 +414,15 @@ asio::awaitable<void> Orchestrator::execute(RequestId id) {
         if (done.ok() && step.phase == Phase::Rollout) {
             run.marks.rollout_done = deps_.clock.steady_now();
         }
+        std::optional<MessageTs> thread;
         if (run.card) {
-            auto posted = co_await post(
-                run.channel, run.card->ts, deps_.reporter.step_line(run, run.results.size() - 1));
-            if (!posted) {
-                deps_.log->warn("chat.post failed id={} error={}", id, posted.error().message);
-            }
+            thread = run.card->ts;
+        }
+        OutboundMessage line{
+            run.channel, thread, deps_.reporter.step_line(run, run.results.size() - 1)};
+        auto posted = co_await outbox_.post(std::move(line), fmt::format("{}/step{}", id, i + 1));
+        if (!posted) {
+            deps_.log->warn("rollback.step_line_queued id={} error={}", id, posted.error().message);
         }
         if (done.outcome == StepOutcome::NoChange) {
             run.state = RunState::NoChange;

@@ -73,6 +73,7 @@ private:
                                                     std::optional<MessageTs> thread,
                                                     std::string text);
     boost::asio::awaitable<void> show_status(SlashCommand cmd, bool with_help);
+    boost::asio::awaitable<void> show_history(SlashCommand cmd, Command command);
     boost::asio::awaitable<void> rollback(SlashCommand cmd,
                                           Command command,
                                           std::chrono::steady_clock::time_point received);

@@ -55,6 +55,16 @@ struct Step {
 /// The command as a person would type it (shell-quoted), for messages and the audit log.
 [[nodiscard]] std::string display_command(const Step& step);
 
+/// One revision of a deployment (`kubectl rollout history … -o json`: its ReplicaSet).
+struct RevisionInfo {
+    std::int64_t revision = 0;
+    std::string image;         // of the configured container
+    std::string tag;           // the image's tag (the SHA)
+    std::string created;       // RFC 3339, as Kubernetes wrote it
+    std::string change_cause;  // kubernetes.io/change-cause, "" when absent
+    bool operator==(const RevisionInfo&) const = default;
+};
+
 /// What a deployment looked like when it was read (`kubectl get deployment -o json`).
 struct DeploymentState {
     std::string name;
@@ -66,6 +76,8 @@ struct DeploymentState {
     std::int32_t ready = 0;
     std::int32_t available = 0;
     bool paused = false;
+    std::vector<RevisionInfo> history;  // oldest first; empty when it could not be read
+    bool history_known = false;
 
     bool operator==(const DeploymentState&) const = default;
 };

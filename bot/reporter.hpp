@@ -14,6 +14,10 @@
 
 namespace rollbot::core {
 
+struct Verification;  // bot/verification.hpp
+struct Verdict;
+struct TimeRow;
+
 /// `<@U…>` for a Slack user id (which renders as a mention), else the escaped text.
 [[nodiscard]] std::string mention(const UserId& user);
 /// The runbook's "Time elapsed: <N> minutes" value: "0.7 minutes", "12 minutes".
@@ -75,10 +79,21 @@ public:
     /// The approval card's status line: state, who approved, what is still needed, expiry.
     [[nodiscard]] std::string approval_status(const Approval& approval,
                                               std::string_view note = {}) const;
+    /// `/rollback history`: each deployment's revisions, newest first, with age and cause.
+    [[nodiscard]] std::string history(const std::vector<DeploymentStatus>& deployments,
+                                      std::chrono::system_clock::time_point now) const;
     /// `/rollback log`: one request's audit records as a post-mortem timeline.
     [[nodiscard]] std::string timeline(const RequestId& id,
                                        std::string_view what,
                                        const std::vector<AuditRecord>& records) const;
+
+    /// The post-rollback check: pods, error rate, p95, health, each with its threshold, and the
+    /// verdict "✅ Service restored" or "🔴 Still investigating" with the reasons.
+    [[nodiscard]] std::string verification_summary(const Verification& verification,
+                                                   const Verdict& verdict,
+                                                   const VerifySettings& settings) const;
+    /// The runbook's time-to-rollback table: each phase against its target (✅ / ⚠️ / —).
+    [[nodiscard]] std::string time_table(const std::vector<TimeRow>& rows) const;
 
     /// "e4d5c6b7" or "backend e4d5c6b7, frontend 5e6f7a8b" (design §4 "from" and "to").
     [[nodiscard]] static std::string tags(const ClusterSnapshot& snapshot,

@@ -3,6 +3,9 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdio>
+
 namespace rollbot::core {
 namespace {
 
@@ -154,6 +157,83 @@ std::string Reporter::approval_status(const Approval& approval, std::string_view
         d.set("note", std::string(note));
     }
     return renderer_.render("approval_status", d);
+}
+
+namespace {
+
+// "2026-11-24T01:00:00Z" (Kubernetes writes UTC with a Z) → a time point.
+std::optional<std::chrono::system_clock::time_point> parse_utc(std::string_view text) {
+    int y = 0;
+    unsigned mo = 0;
+    unsigned d = 0;
+    int h = 0;
+    int mi = 0;
+    int s = 0;
+    if (text.size() < 20 ||
+        std::sscanf(
+            std::string(text).c_str(), "%4d-%2u-%2uT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6) {
+        return std::nullopt;
+    }
+    const std::chrono::year_month_day date{
+        std::chrono::year{y}, std::chrono::month{mo}, std::chrono::day{d}};
+    if (!date.ok()) {
+        return std::nullopt;
+    }
+    return std::chrono::sys_days{date} + std::chrono::hours{h} + std::chrono::minutes{mi} +
+           std::chrono::seconds{s};
+}
+
+std::string age_text(std::string_view created, std::chrono::system_clock::time_point now) {
+    const auto at = parse_utc(created);
+    if (!at) {
+        return "age unknown";
+    }
+    const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(now - *at).count();
+    if (minutes < 120) {
+        return fmt::format("{} min ago", std::max<long long>(minutes, 0));
+    }
+    constexpr long long kMinutesPerHour = 60;
+    constexpr long long kMinutesPerDay = 24 * kMinutesPerHour;
+    if (minutes < 2 * kMinutesPerDay) {
+        return fmt::format("{} h ago", minutes / kMinutesPerHour);
+    }
+    return fmt::format("{} days ago", minutes / kMinutesPerDay);
+}
+
+}  // namespace
+
+std::string Reporter::history(const std::vector<DeploymentStatus>& deployments,
+                              std::chrono::system_clock::time_point now) const {
+    Data d{Data::type::object};
+    Data list{Data::type::list};
+    for (const auto& dep : deployments) {
+        Data item{Data::type::object};
+        item.set("name", dep.name);
+        if (!dep.state) {
+            item.set("error", dep.error);
+        } else if (!dep.state->history_known) {
+            item.set("error", std::string("kubectl rollout history failed"));
+        }
+        Data revisions{Data::type::list};
+        if (dep.state) {
+            for (auto it = dep.state->history.rbegin(); it != dep.state->history.rend(); ++it) {
+                Data rev{Data::type::object};
+                const bool current = it->revision == dep.state->revision;
+                rev.set("marker", std::string(current ? "▶ now" : "•"));
+                rev.set("revision", fmt::format("revision {}", it->revision));
+                rev.set("tag", it->tag.empty() ? std::string("?") : it->tag);
+                rev.set("age", age_text(it->created, now));
+                rev.set(
+                    "cause",
+                    it->change_cause.empty() ? std::string("no change-cause") : it->change_cause);
+                revisions.push_back(rev);
+            }
+        }
+        item.set("revisions", revisions);
+        list.push_back(item);
+    }
+    d.set("deployments", list);
+    return renderer_.render("history", d);
 }
 
 std::string Reporter::timeline(const RequestId& id,

@@ -23,9 +23,8 @@ protected:
         std::string config = daemon_config(
             DaemonConfig{.dir = dir_.path().string(), .health_url = health_.url("/api/v1/health")});
         const std::string approvers = "approvers: {usergroups: [S0DBA]}";
-        config.replace(config.find(approvers),
-                       approvers.size(),
-                       approvers + "\n    timeout: " + timeout);
+        config.replace(
+            config.find(approvers), approvers.size(), approvers + "\n    timeout: " + timeout);
         dir_.write("config.yaml", config);
     }
 
@@ -48,16 +47,18 @@ protected:
         ASSERT_EQ(sqlite3_open(dir_.file("state.db").c_str(), &db), SQLITE_OK);
         std::vector<std::string> triggers;
         sqlite3_stmt* stmt = nullptr;
-        ASSERT_EQ(sqlite3_prepare_v2(
-                      db, "SELECT name FROM sqlite_master WHERE type = 'trigger'", -1, &stmt, nullptr),
-                  SQLITE_OK);
+        ASSERT_EQ(
+            sqlite3_prepare_v2(
+                db, "SELECT name FROM sqlite_master WHERE type = 'trigger'", -1, &stmt, nullptr),
+            SQLITE_OK);
         while (sqlite3_step(stmt) == SQLITE_ROW) {
             triggers.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
         }
         sqlite3_finalize(stmt);
         for (const auto& t : triggers) {
-            ASSERT_EQ(sqlite3_exec(db, ("DROP TRIGGER \"" + t + "\"").c_str(), nullptr, nullptr, nullptr),
-                      SQLITE_OK);
+            ASSERT_EQ(
+                sqlite3_exec(db, ("DROP TRIGGER \"" + t + "\"").c_str(), nullptr, nullptr, nullptr),
+                SQLITE_OK);
         }
         const std::string update =
             "UPDATE audit SET detail = 'rule=approved (forged)' WHERE seq = " + std::to_string(seq);

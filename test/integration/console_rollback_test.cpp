@@ -37,8 +37,9 @@ TEST_F(ConsoleRollback, BackendToAShaEndsInTheRunbookBlock) {
     EXPECT_THAT(out, HasSubstr("Status:           ✅ Service restored\n"));
     EXPECT_THAT(out, HasSubstr("Next Step:        Root cause investigation\n"));
     EXPECT_THAT(out,
-                HasSubstr("cluster.json set image deployment/backend "
-                          "backend=ghcr.io/your-org/preskool-backend:abc1234f -n preskool`"));
+                HasSubstr("cluster.json rollout undo deployment/backend -n preskool "
+                          "--to-revision=2`"))
+        << "abc1234f is revision 2: back to that known-good ReplicaSet";
     EXPECT_THAT(out, HasSubstr("deployment \"backend\" successfully rolled out"));
     EXPECT_EQ(image_of("backend"), "ghcr.io/your-org/preskool-backend:abc1234f");
     EXPECT_TRUE(health_.wait_for_requests(1, kWait));
@@ -187,6 +188,52 @@ TEST_F(ConsoleRollback, SecondRollbackOfTheSameTargetIsToldWhoHoldsIt) {
     EXPECT_FALSE(any_call_contains(calls(), "set image"));
 }
 
+TEST_F(ConsoleRollback, ShaNotInTheHistoryIsSetImage) {
+    auto bot = start();
+    bot->write_stdin("/rollback backend 0a1b2c3d4e --reason a build never deployed here\n");
+    ASSERT_TRUE(bot->wait_for_stdout("⏪ ROLLBACK EXECUTED", kWait));
+    bot->close_stdin();
+    ASSERT_EQ(bot->wait_exit(kWait), 0);
+    EXPECT_THAT(bot->out(),
+                HasSubstr("cluster.json set image deployment/backend "
+                          "backend=ghcr.io/your-org/preskool-backend:0a1b2c3d4e -n preskool`"));
+    EXPECT_EQ(image_of("backend"), "ghcr.io/your-org/preskool-backend:0a1b2c3d4e");
+}
+
+TEST_F(ConsoleRollback, AmbiguousShaPrefixIsRefusedWithTheCandidates) {
+    edit_cluster([](json& s) {
+        auto& oldest = s["deployments"]["backend"]["replicasets"][0];
+        oldest["containers"][0]["image"] = "ghcr.io/your-org/preskool-backend:abc1234e";
+    });
+    auto bot = start();
+    bot->write_stdin("/rollback backend abc1234\n");
+    bot->close_stdin();
+    ASSERT_EQ(bot->wait_exit(kWait), 0);
+    EXPECT_THAT(bot->out(), HasSubstr("abc1234 matches more than one revision of backend"));
+    EXPECT_THAT(bot->out(), Not(HasSubstr("ROLLBACK EXECUTED")));
+    EXPECT_EQ(image_of("backend"), "ghcr.io/your-org/preskool-backend:e4d5c6b7");
+}
+
+TEST_F(ConsoleRollback, HistoryListsRevisionsNewestFirst) {
+    auto bot = start();
+    bot->write_stdin("/rollback history backend\n");
+    bot->close_stdin();
+    ASSERT_EQ(bot->wait_exit(kWait), 0);
+    const auto& out = bot->out();
+    const auto now = out.find("▶ now revision 3 · `e4d5c6b7` · 2 h ago · deploy e4d5c6b7");
+    const auto second = out.find("• revision 2 · `abc1234f` · 3 days ago · deploy abc1234f");
+    const auto first = out.find("• revision 1 · `9f8e7d6c` · 10 days ago");
+    ASSERT_NE(now, std::string::npos) << out;
+    ASSERT_NE(second, std::string::npos) << out;
+    ASSERT_NE(first, std::string::npos) << out;
+    EXPECT_LT(now, second);
+    EXPECT_LT(second, first);
+    EXPECT_THAT(out, Not(HasSubstr("*frontend*"))) << "only the deployment asked for";
+    for (const auto& call : calls()) {
+        EXPECT_THAT(call, ::testing::Not(HasSubstr("undo")));
+    }
+}
+
 TEST_F(ConsoleRollback, StatusAndHelpRunNothing) {
     auto bot = start();
     bot->write_stdin("/rollback\n/rollback status\n");
@@ -195,8 +242,9 @@ TEST_F(ConsoleRollback, StatusAndHelpRunNothing) {
     EXPECT_THAT(bot->out(), HasSubstr("*backend*: e4d5c6b7 (revision 3, 2/2 ready)"));
     EXPECT_THAT(bot->out(), HasSubstr("*frontend*: 5e6f7a8b (revision 2"));
     EXPECT_THAT(bot->out(), HasSubstr("/rollback backend [<sha>]"));
-    for (const auto& call : calls()) {
-        EXPECT_THAT(call, HasSubstr("get deployment"));
+    for (const auto& call : calls()) {  // reads only
+        EXPECT_THAT(call,
+                    ::testing::AnyOf(HasSubstr("get deployment"), HasSubstr("rollout history")));
     }
 }
 

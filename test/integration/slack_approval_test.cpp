@@ -200,12 +200,23 @@ TEST_F(SlackApproval, ReportWaitsInTheOutboxWhileSlackFailsAndIsPostedOnce) {
     ASSERT_TRUE(slack_.wait_for_update("running step 2/2", kWait));
     slack_.inject_fault("chat.postMessage",
                         FakeSlackFault::server_error(503, FakeSlackFault::kUntilCleared));
-    ASSERT_TRUE(bot->wait_for_stderr("outbox.delivery_failed key=R1/report", kWait));
+    // The second step's line fails first; the report is stored and waits behind it, in order.
+    ASSERT_TRUE(bot->wait_for_stderr("outbox.delivery_failed key=R1/step2", kWait));
+    ASSERT_TRUE(bot->wait_for_stderr("outbox.queued key=R1/report", kWait));
     ASSERT_TRUE(bot->wait_for_stderr("attempt=2", kWait)) << "retried, after a pause";
     slack_.clear_faults("chat.postMessage");
     ASSERT_TRUE(slack_.wait_for_post("C0INCIDENTS", "⏪ ROLLBACK EXECUTED", kWait)) << bot->err();
     stop(*bot);
     EXPECT_EQ(count_posts("⏪ ROLLBACK EXECUTED"), 1U);
+    EXPECT_EQ(count_posts("successfully rolled out"), 1U);
+    std::size_t step_at = 0;
+    std::size_t report_at = 0;
+    const auto posts = slack_.posts();
+    for (std::size_t i = 0; i < posts.size(); ++i) {
+        step_at = posts[i].text.find("successfully rolled out") != std::string::npos ? i : step_at;
+        report_at = posts[i].text.find("ROLLBACK EXECUTED") != std::string::npos ? i : report_at;
+    }
+    EXPECT_LT(step_at, report_at) << "delivered in the order they were written";
 }
 
 TEST_F(SlackApproval, UndeliveredReportIsPostedAfterARestart) {
@@ -215,7 +226,7 @@ TEST_F(SlackApproval, UndeliveredReportIsPostedAfterARestart) {
     ASSERT_TRUE(slack_.wait_for_update("running step 2/2", kWait));
     slack_.inject_fault("chat.postMessage",
                         FakeSlackFault::server_error(503, FakeSlackFault::kUntilCleared));
-    ASSERT_TRUE(first->wait_for_stderr("outbox.delivery_failed key=R1/report", kWait));
+    ASSERT_TRUE(first->wait_for_stderr("outbox.queued key=R1/report", kWait));
     first->send_signal(SIGKILL);
     ASSERT_TRUE(first->wait_exit(kWait).has_value());
     slack_.clear_faults("chat.postMessage");
@@ -223,7 +234,7 @@ TEST_F(SlackApproval, UndeliveredReportIsPostedAfterARestart) {
     ASSERT_TRUE(slack_.wait_for_post("C0INCIDENTS", "⏪ ROLLBACK EXECUTED", kWait)) << second->err();
     stop(*second);
     EXPECT_EQ(count_posts("⏪ ROLLBACK EXECUTED"), 1U);
-    EXPECT_THAT(second->err(), HasSubstr("outbox.resuming undelivered=1"));
+    EXPECT_THAT(second->err(), HasSubstr("outbox.resuming undelivered=2"));
     EXPECT_THAT(second->err(), Not(HasSubstr("was interrupted"))) << "the run had finished";
 }
 

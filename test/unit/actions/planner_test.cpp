@@ -192,8 +192,12 @@ TEST(Planner, UnconfiguredDeploymentIsAnError) {
 TEST(Planner, PlanIdDependsOnTheClusterState) {
     auto s = settings();
     core::ClusterSnapshot a;
-    a.deployments["backend"] = core::DeploymentState{
-        .name = "backend", .image = "x:e4d5c6b7", .tag = "e4d5c6b7", .revision = 3};
+    core::DeploymentState backend;
+    backend.name = "backend";
+    backend.image = "x:e4d5c6b7";
+    backend.tag = "e4d5c6b7";
+    backend.revision = 3;
+    a.deployments["backend"] = backend;
     auto b = a;
     b.deployments["backend"].revision = 4;
     auto pa = plan_rollback(s, request(ActionKind::Backend), a);

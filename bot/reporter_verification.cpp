@@ -1,0 +1,147 @@
+// The verification summary and the time-to-rollback table, posted in the run's thread.
+#include "bot/reporter.hpp"
+#include "bot/verification.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace rollbot::core {
+namespace {
+
+using templates::Data;
+
+constexpr std::string_view kPass = "✅";
+constexpr std::string_view kFail = "⚠️";
+constexpr std::string_view kUnknown = "❔";
+
+Data object() {
+    return Data{Data::type::object};
+}
+
+std::string icon(std::string_view which) {
+    return std::string(which);
+}
+
+struct Shown {
+    std::string icon;
+    std::string text;
+};
+
+Shown metric(const MetricReading& reading, double threshold, std::string (*format)(double, int)) {
+    if (!reading.value || !std::isfinite(*reading.value)) {
+        return {icon(kUnknown),
+                reading.detail.empty() ? std::string("unknown")
+                                       : fmt::format("unknown — {}", reading.detail)};
+    }
+    return {icon(*reading.value <= threshold ? kPass : kFail), format(*reading.value, 1)};
+}
+
+Shown health(const std::optional<HealthCheck>& h) {
+    if (!h) {
+        return {icon(kUnknown), "not checked"};
+    }
+    const bool two_xx = !h->status || (*h->status >= 200 && *h->status < 300);
+    const auto shown = icon(h->healthy && two_xx ? kPass : kFail);
+    if (!h->status) {
+        return {shown, fmt::format("no answer ({})", h->detail.empty() ? "no detail" : h->detail)};
+    }
+    return {shown, fmt::format("{} in {} ms", *h->status, h->latency.count())};
+}
+
+Data pods_line(const PodsCheck& check) {
+    Data d = object();
+    d.set("deployment", check.deployment);
+    d.set("readable", check.error.empty());
+    if (!check.error.empty()) {
+        d.set("icon", icon(kUnknown));
+        d.set("error", check.error);
+        return d;
+    }
+    int ready = 0, restarts = 0, ooms = 0, crash_loops = 0, image_pull = 0;
+    for (const auto& pod : check.pods) {
+        ready += pod.ready ? 1 : 0;
+        restarts += pod.restarts;
+        ooms += pod_oom_killed(pod) ? 1 : 0;
+        crash_loops += pod_crash_looping(pod) ? 1 : 0;
+        image_pull += pod_image_pull_failing(pod) ? 1 : 0;
+    }
+    // Same rule as judge(): a pod with a problem fails the check, a merely unready one does not.
+    d.set("icon", icon(ooms + crash_loops + image_pull == 0 ? kPass : kFail));
+    d.set("ready", std::to_string(ready));
+    d.set("total", std::to_string(check.pods.size()));
+    d.set("restarts", std::to_string(restarts));
+    d.set("ooms", std::to_string(ooms));
+    d.set("crash_loops", std::to_string(crash_loops));
+    d.set("image_pull", image_pull > 0);
+    d.set("image_pull_count", std::to_string(image_pull));
+    return d;
+}
+
+std::string target_minutes(Duration target) {
+    const double minutes = std::chrono::duration<double, std::ratio<60>>(target).count();
+    return minutes == std::floor(minutes) ? fmt::format("{:.0f} min", minutes)
+                                          : fmt::format("{:.1f} min", minutes);
+}
+
+}  // namespace
+
+std::string Reporter::verification_summary(const Verification& v,
+                                           const Verdict& verdict,
+                                           const VerifySettings& settings) const {
+    Data d = object();
+    d.set("at", fmt::format("{:%H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(v.at)));
+    d.set("rollout_icon", icon(v.rollout_finished ? kPass : kFail));
+    d.set("rollout", v.rollout_finished ? "finished" : "not finished");
+    Data pods{Data::type::list};
+    for (const auto& check : v.pods) {
+        pods.push_back(pods_line(check));
+    }
+    d.set("pods", pods);
+    const auto max_p95 = std::chrono::duration<double>(settings.max_p95_latency).count();
+    const auto rate = metric(v.error_rate, settings.max_error_rate, format_percent);
+    d.set("error_rate_icon", rate.icon);
+    d.set("error_rate", rate.text);
+    d.set("max_error_rate", format_percent(settings.max_error_rate));
+    const auto p95 = metric(v.p95, max_p95, format_seconds);
+    d.set("p95_icon", p95.icon);
+    d.set("p95", p95.text);
+    d.set("max_p95", format_seconds(max_p95));
+    const auto h = health(v.health);
+    d.set("health_icon", h.icon);
+    d.set("health", h.text);
+    d.set("restored", verdict.restored);
+    Data reasons{Data::type::list};
+    for (const auto& reason : verdict.reasons) {
+        Data r = object();
+        r.set("text", reason);
+        reasons.push_back(r);
+    }
+    d.set("reasons", reasons);
+    return renderer_.render("verification", d);
+}
+
+std::string Reporter::time_table(const std::vector<TimeRow>& rows) const {
+    Data list{Data::type::list};
+    for (const auto& row : rows) {
+        Data r = object();
+        r.set("icon", row.measured ? icon(row.met() ? kPass : kFail) : std::string("—"));
+        r.set("phase", row.phase);
+        // An unmeasured row with a note says why (no incident start), the others "not reached".
+        r.set("value",
+              row.measured       ? format_minutes(*row.measured)
+              : row.note.empty() ? std::string("not reached")
+                                 : row.note);
+        r.set("target", target_minutes(row.target));
+        if (row.measured && !row.note.empty()) {
+            r.set("note", row.note);
+        }
+        list.push_back(r);
+    }
+    Data d = object();
+    d.set("rows", list);
+    return renderer_.render("time_table", d);
+}
+
+}  // namespace rollbot::core
