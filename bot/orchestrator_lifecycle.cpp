@@ -40,7 +40,8 @@ asio::awaitable<void> Orchestrator::run_approved(RequestId id) {
                                      pending.approval.snapshot().plan_id,
                                      plan->id)
                                : "rollbot could not check the plan again before running it: " +
-                                     plan.error().message + ". Nothing ran.";
+                                     templates::escape_mrkdwn(plan.error().message) +
+                                     ". Nothing ran.";
         record("approval",
                id,
                {},
@@ -81,9 +82,9 @@ asio::awaitable<void> Orchestrator::run_approved(RequestId id) {
     if (auto saved = save(pending); !saved) {
         // Without a durable record, a restart could not tell that this ran: do not run it.
         deps_.log->error("state.approval_not_saved id={} error={}", id, saved.error().message);
-        co_await refresh_card(
-            id,
-            "rollbot could not record the approval, so it did not run: " + saved.error().message);
+        co_await refresh_card(id,
+                              "rollbot could not record the approval, so it did not run: " +
+                                  templates::escape_mrkdwn(saved.error().message));
         close_approval(id);
         co_return;
     }

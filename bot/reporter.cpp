@@ -125,7 +125,11 @@ Data Reporter::common(const Run& run) const {
 
 std::string Reporter::request_card(const Run& run, std::string_view status) const {
     Data d = common(run);
-    d.set("current", tags(run.plan.before, affected_deployments(run.plan.request.action)));
+    if (run.plan.before.database) {
+        d.set("current", "database at revision " + run.plan.before.database->revision);
+    } else {
+        d.set("current", tags(run.plan.before, affected_deployments(run.plan.request.action)));
+    }
     Data steps = list();
     for (std::size_t i = 0; i < run.plan.steps.size(); ++i) {
         Data s = object();

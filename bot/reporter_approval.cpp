@@ -153,7 +153,7 @@ std::string Reporter::approval_status(const Approval& approval, std::string_view
             d.set("expires", utc_time(s.expires_at));
         }
     }
-    if (!note.empty()) {
+    if (!note.empty()) {  // rendered raw: mentions in it must work; callers escape what they add
         d.set("note", std::string(note));
     }
     return renderer_.render("approval_status", d);

@@ -23,8 +23,12 @@ TEST(DisplayCommand, QuotesOnlyWhatAShellWouldSplit) {
 TEST(PlanDigest, ChangesWhenTheClusterOrTheStepsChange) {
     RollbackRequest r{ActionKind::Backend, std::string("abc1234f"), std::nullopt, false};
     ClusterSnapshot before;
-    before.deployments["backend"] = DeploymentState{
-        .name = "backend", .image = "repo:e4d5c6b7", .tag = "e4d5c6b7", .revision = 3};
+    DeploymentState backend;
+    backend.name = "backend";
+    backend.image = "repo:e4d5c6b7";
+    backend.tag = "e4d5c6b7";
+    backend.revision = 3;
+    before.deployments["backend"] = backend;
     Step step;
     step.argv = {"kubectl", "set", "image"};
     const auto a = plan_digest(r, before, {step});
