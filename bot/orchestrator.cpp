@@ -1,5 +1,7 @@
 #include "bot/orchestrator.hpp"
 
+#include "bot/text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -12,18 +14,6 @@ namespace rollbot::core {
 namespace {
 
 namespace asio = boost::asio;
-
-// For key="value" log fields: parser already refused control characters in commands.
-std::string log_quote(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-        }
-        out += c;
-    }
-    return out + "\"";
-}
 
 }  // namespace
 

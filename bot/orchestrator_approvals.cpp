@@ -1,6 +1,7 @@
 // The approval half of the orchestrator: cards, reactions, expiry, cancel, restore after a
 // restart, and the time-of-check re-plan before an approved downgrade runs (design §5).
 #include "bot/orchestrator.hpp"
+#include "bot/text.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -19,11 +20,11 @@ bool is_closed(ApprovalState state) {
 }
 
 std::string decision_detail(const ApprovalDecision& d, ApprovalState state) {
-    return fmt::format("rule={} state={} changed={} why=\"{}\"",
+    return fmt::format("rule={} state={} changed={} why={}",
                        d.rule,
                        to_string(state),
                        d.changed,
-                       d.explanation);
+                       log_quote(d.explanation));
 }
 
 }  // namespace
@@ -72,13 +73,13 @@ asio::awaitable<void> Orchestrator::request_approval(
     record("request",
            id,
            cmd.user,
-           fmt::format("request=\"{}\" needs_approval=true reason=\"{}\"",
-                       describe(request),
-                       command.reason.value_or("")));
+           fmt::format("request={} needs_approval=true reason={}",
+                       log_quote(describe(request)),
+                       log_quote(command.reason.value_or(""))));
     auto plan = co_await resolve_plan(request, id);
     if (!plan) {
         locks_.release(id);
-        record("refused", id, cmd.user, "why=\"" + plan.error().message + "\"");
+        record("refused", id, cmd.user, "why=" + log_quote(plan.error().message));
         std::string text = deps_.reporter.refused(plan.error().message);
         co_await reply(cmd.reply, std::move(text));
         co_return;
@@ -115,7 +116,7 @@ asio::awaitable<void> Orchestrator::request_approval(
         record("approval",
                id,
                {},
-               "state=cancelled why=\"card not posted: " + card.error().message + "\"");
+               "state=cancelled why=" + log_quote("card not posted: " + card.error().message));
         close_approval(id);
         std::string text = deps_.reporter.refused(
             "rollbot could not post the approval card, so nobody could approve",
@@ -254,10 +255,10 @@ asio::awaitable<void> Orchestrator::handle_reaction(ReactionEvent event) {
         record("reaction",
                id,
                event.user,
-               fmt::format("reaction={} added={} rule=lookup_failed error=\"{}\"",
+               fmt::format("reaction={} added={} rule=lookup_failed error={}",
                            event.reaction,
                            event.added,
-                           reactor.error().message));
+                           log_quote(reactor.error().message)));
         co_return;
     }
     auto decision = it->second.approval.on_reaction(event, *reactor, deps_.clock.now());

@@ -1,6 +1,7 @@
 // Approved requests becoming runs (with the time-of-check re-plan), cancel, the audit
 // timeline, and what happens after a restart.
 #include "bot/orchestrator.hpp"
+#include "bot/text.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <fmt/format.h>
@@ -45,7 +46,7 @@ asio::awaitable<void> Orchestrator::run_approved(RequestId id) {
         record("approval",
                id,
                {},
-               fmt::format("rule={} state=superseded why=\"{}\"", decision.rule, why));
+               fmt::format("rule={} state=superseded why={}", decision.rule, log_quote(why)));
         co_await refresh_card(id, why);
         it = approvals_.find(id);
         if (!plan || it == approvals_.end()) {

@@ -1,5 +1,7 @@
 #include "bot/reporter.hpp"
 
+#include "bot/text.hpp"
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -15,14 +17,6 @@ Data object() {
 }
 Data list() {
     return Data{Data::type::list};
-}
-
-// Output goes inside a ``` block; a stray fence in it would end the block early.
-std::string fenced(std::string text) {
-    for (auto pos = text.find("```"); pos != std::string::npos; pos = text.find("```", pos)) {
-        text.replace(pos, 3, "'''");
-    }
-    return text;
 }
 
 std::string_view step_icon(StepOutcome outcome) {
@@ -227,7 +221,7 @@ std::string Reporter::final_report(const Run& run) const {
     d.set("exit_code", last.exit_code ? std::to_string(*last.exit_code) : std::string("none"));
     d.set("duration", format_duration(last.duration));
     if (!last.output.empty()) {
-        d.set("output", fenced(last.output));
+        d.set("output", defuse_code_fences(last.output));
     }
     d.set("next_step",
           run.state == RunState::Cancelled

@@ -1,4 +1,5 @@
 #include "bot/reporter.hpp"
+#include "bot/text.hpp"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -11,11 +12,9 @@ namespace {
 
 using templates::Data;
 
-// Approval previews go inside a ``` block; a stray fence would end it early.
+// The SQL preview goes inside a ``` block, without the blank lines alembic ends it with.
 std::string unfenced(std::string text) {
-    for (auto pos = text.find("```"); pos != std::string::npos; pos = text.find("```", pos)) {
-        text.replace(pos, 3, "'''");
-    }
+    text = defuse_code_fences(std::move(text));
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
         text.pop_back();
     }

@@ -47,4 +47,22 @@ std::optional<std::string_view> closest_word(std::string_view word,
     return best;
 }
 
+std::string log_quote(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string defuse_code_fences(std::string text) {
+    for (auto pos = text.find("```"); pos != std::string::npos; pos = text.find("```", pos)) {
+        text.replace(pos, 3, "'''");
+    }
+    return text;
+}
+
 }  // namespace rollbot::core

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -14,5 +15,12 @@ namespace rollbot::core {
 /// characters, two up to 8, three beyond); nullopt otherwise. "did you mean …?" messages.
 [[nodiscard]] std::optional<std::string_view> closest_word(
     std::string_view word, const std::vector<std::string_view>& candidates);
+
+/// A value for key="value" log and audit fields: quoted, with `"` and `\` escaped, so free
+/// text (a reason, an error) can never forge another field.
+[[nodiscard]] std::string log_quote(std::string_view text);
+
+/// Text for inside a ``` block: a stray fence in it would end the block early.
+[[nodiscard]] std::string defuse_code_fences(std::string text);
 
 }  // namespace rollbot::core
