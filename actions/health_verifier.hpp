@@ -1,7 +1,7 @@
 #pragma once
 
 #include "bot/http.hpp"
-#include "bot/runbook.hpp"
+#include "bot/verification.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -10,8 +10,8 @@
 
 namespace rollbot::actions {
 
-/// `core::Verifier` that probes the service's health URL (`verify.health_url`) over HTTP.
-class HealthVerifier final : public core::Verifier {
+/// Probes the service's health URL (`verify.health_url`) over HTTP.
+class HealthVerifier {
 public:
     /// `http` must outlive the verifier; `timeout` bounds each probe, connecting included.
     HealthVerifier(core::HttpClient& http,
@@ -21,7 +21,7 @@ public:
     /// GETs the URL once, never follows a redirect and never fails: 2xx is healthy, any other
     /// status is unhealthy with `status` set, no answer is unhealthy with the reason in
     /// `detail`. `detail` never contains the URL's query.
-    boost::asio::awaitable<core::HealthCheck> check_health() override;
+    boost::asio::awaitable<core::HealthCheck> check_health();
 
 private:
     core::HttpClient& http_;

@@ -4,6 +4,7 @@
 #include "actions/history.hpp"
 #include "actions/kubectl.hpp"
 #include "actions/planner.hpp"
+#include "actions/pods.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -129,6 +130,9 @@ boost::asio::awaitable<core::Result<core::ProcessOutput>> KubectlRunbook::spawn(
     spec.env.insert(spec.env.end(), step.env.begin(), step.env.end());
     spec.workdir = step.workdir;
     spec.timeout = step.timeout;
+    if (step.effect == core::StepEffect::Wait && !step.deployment.empty()) {
+        spec.group = "wait/" + step.deployment;
+    }
     auto out = co_await runner_.run(std::move(spec));
     if (out) {
         log_->debug("runbook.step command=\"{}\" exit={} timed_out={} duration_ms={}",
@@ -149,6 +153,75 @@ boost::asio::awaitable<core::StepResult> KubectlRunbook::run(core::Step step) {
         co_return failed;
     }
     co_return interpret(step, *out);
+}
+
+boost::asio::awaitable<core::Result<std::string>> KubectlRunbook::read(core::Step step) {
+    auto out = co_await spawn(step);
+    if (!out) {
+        co_return out.error();
+    }
+    if (!out->success()) {
+        co_return core::Error{core::ErrorKind::ProcessFailed,
+                              core::display_command(step) + ": " + interpret(step, *out).summary};
+    }
+    co_return std::move(out->out);
+}
+
+boost::asio::awaitable<core::PodsCheck> KubectlRunbook::observe_pods(std::string deployment) {
+    core::PodsCheck check;
+    check.deployment = deployment;
+    auto state = co_await observe_revision(deployment);
+    if (!state) {
+        check.error = state.error().message;
+        co_return check;
+    }
+    auto replicasets = co_await read(replicasets_step(settings_, deployment));
+    if (!replicasets) {
+        check.error = replicasets.error().message;
+        co_return check;
+    }
+    const std::string hash = current_replicaset_hash(*replicasets, deployment, *state);
+    if (hash.empty()) {
+        check.error = "no ReplicaSet of " + deployment + " has revision " + std::to_string(*state);
+        co_return check;
+    }
+    auto pods = co_await read(pods_step(settings_, deployment, hash));
+    if (!pods) {
+        check.error = pods.error().message;
+        co_return check;
+    }
+    check = parse_pods(deployment, *pods, hash);
+    // Events only back up the pods' own fields: without them the check still stands.
+    auto events = co_await read(warning_events_step(settings_, deployment));
+    if (events) {
+        check.warnings = parse_warning_events(*events, deployment + "-" + hash);
+    } else {
+        log_->warn("runbook.events_unreadable deployment={} error={}",
+                   deployment,
+                   events.error().message);
+    }
+    co_return check;
+}
+
+boost::asio::awaitable<core::Result<std::int64_t>> KubectlRunbook::observe_revision(
+    std::string deployment) {
+    auto it = settings_.kubernetes.deployments.find(deployment);
+    if (it == settings_.kubernetes.deployments.end()) {
+        co_return core::Error{core::ErrorKind::Invalid, deployment + " is not configured"};
+    }
+    auto json = co_await read(observe_step(settings_, deployment));
+    if (!json) {
+        co_return json.error();
+    }
+    auto state = parse_deployment(*json, it->second.container);
+    if (!state) {
+        co_return state.error();
+    }
+    co_return state->revision;
+}
+
+void KubectlRunbook::stop_waiting(const std::string& deployment) {
+    runner_.cancel_group("wait/" + deployment);
 }
 
 void KubectlRunbook::cancel_all() {

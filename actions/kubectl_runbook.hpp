@@ -33,11 +33,17 @@ public:
         core::DbTarget target) override;
     [[nodiscard]] core::Result<core::Plan> plan(const core::RollbackRequest& request,
                                                 const core::ClusterSnapshot& before) const override;
+    boost::asio::awaitable<core::PodsCheck> observe_pods(std::string deployment) override;
     boost::asio::awaitable<core::StepResult> run(core::Step step) override;
+    void stop_waiting(const std::string& deployment) override;
     void cancel_all() override;
 
 private:
     boost::asio::awaitable<core::Result<core::ProcessOutput>> spawn(core::Step step);
+    /// Runs a read step; its stdout, or why there is none.
+    boost::asio::awaitable<core::Result<std::string>> read(core::Step step);
+    /// The deployment's current revision (`kubectl get deployment -o json`).
+    boost::asio::awaitable<core::Result<std::int64_t>> observe_revision(std::string deployment);
 
     const core::Settings& settings_;
     core::ProcessRunner& runner_;

@@ -23,6 +23,17 @@ namespace rollbot::actions {
 /// `kubectl rollout history deployment/<d> -n <ns> -o json`: every revision's ReplicaSet.
 [[nodiscard]] core::Step history_step(const core::Settings& settings, std::string_view name);
 
+/// `kubectl get replicasets -n <ns> -o json`: to find the current ReplicaSet's pod-template-hash.
+[[nodiscard]] core::Step replicasets_step(const core::Settings& settings, std::string_view name);
+
+/// `kubectl get pods -n <ns> -l pod-template-hash=<hash> -o json`: one ReplicaSet's pods.
+[[nodiscard]] core::Step pods_step(const core::Settings& settings,
+                                   std::string_view name,
+                                   std::string_view pod_template_hash);
+
+/// `kubectl get events -n <ns> --field-selector type=Warning,involvedObject.kind=Pod -o json`.
+[[nodiscard]] core::Step warning_events_step(const core::Settings& settings, std::string_view name);
+
 /// `kubectl exec … -- alembic current`: the database's revision.
 [[nodiscard]] core::Step alembic_current_step(const core::Settings& settings);
 

@@ -250,6 +250,7 @@ struct PosixProcessRunner::Child {
     }
 
     PosixProcessRunner* owner;  // null once the runner is gone
+    std::string group;          // ProcessSpec::group
     std::shared_ptr<spdlog::logger> log;
     std::string argv0;
     pid_t pid;
@@ -292,6 +293,7 @@ asio::awaitable<core::Result<core::ProcessOutput>> PosixProcessRunner::run(core:
         co_return spawned.error();
     }
     Child child(this, spec.argv[0], spawned->pid, spec.max_output_bytes);
+    child.group = spec.group;
     if (auto attached = child.attach(*spawned); !attached) {
         co_return attached.error();
     }
@@ -322,6 +324,14 @@ asio::awaitable<core::Result<core::ProcessOutput>> PosixProcessRunner::run(core:
 void PosixProcessRunner::cancel_all() {
     for (Child* child : running_) {
         child->request_cancel();
+    }
+}
+
+void PosixProcessRunner::cancel_group(const std::string& group) {
+    for (Child* child : running_) {
+        if (!group.empty() && child->group == group) {
+            child->request_cancel();
+        }
     }
 }
 

@@ -51,6 +51,7 @@ public:
         core::ProcessSpec spec) override;
     /// Terminates every running child's group (SIGTERM, SIGKILL after its grace); cancelled = true.
     void cancel_all() override;
+    void cancel_group(const std::string& group) override;
     /// Children started and not yet reaped (shutdown waits for zero).
     [[nodiscard]] std::size_t running() const { return running_.size(); }
 

@@ -1,6 +1,6 @@
 // rollbotd: the PreSkool ERP rollback daemon. The only file that knows every concrete class.
 #include "actions/curl_http_client.hpp"
-#include "actions/health_verifier.hpp"
+#include "actions/service_verifier.hpp"
 #include "actions/kubectl_runbook.hpp"
 #include "actions/posix_process_runner.hpp"
 #include "adapters/console/console_transport.hpp"
@@ -129,7 +129,7 @@ int run_daemon(const core::Settings& settings,
         settings, runner, actions::child_environment(settings, environ), logs.actions};
     actions::CurlHttpClient http{
         actions::CurlHttpClientOptions{2, std::size_t{8} * 1024 * 1024, settings.slack.ca_file}};
-    actions::HealthVerifier verifier{http, settings.verify.health_url};
+    actions::ServiceVerifier verifier{http, settings.verify};
     Chat chat;
     make_chat(chat, io, settings, opt, logs, http, clock);
     const core::Reporter reporter{renderer, settings};

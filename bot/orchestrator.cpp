@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -14,6 +15,7 @@ namespace rollbot::core {
 namespace {
 
 namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
 
 }  // namespace
 
@@ -169,11 +171,10 @@ asio::awaitable<void> Orchestrator::handle_command(SlashCommand cmd,
             co_await show_history(std::move(cmd), command);
             break;
         case CommandKind::Verify:
+            co_await show_verify(std::move(cmd));
+            break;
         case CommandKind::Advise:
-            co_await reply(cmd.reply,
-                           deps_.reporter.refused(fmt::format("'/rollback {}' is not available in "
-                                                              "this version of rollbot yet",
-                                                              to_string(command.kind))));
+            co_await show_advice(std::move(cmd));
             break;
     }
 }
@@ -239,11 +240,25 @@ asio::awaitable<void> Orchestrator::show_history(SlashCommand cmd, Command comma
 
 asio::awaitable<void> Orchestrator::show_status(SlashCommand cmd, bool with_help) {
     std::vector<DeploymentStatus> deployments;
+    std::vector<std::string> names;
     for (const auto& [name, config] : deps_.settings.kubernetes.deployments) {
         auto state = co_await deps_.runbook.observe(name);
         deployments.push_back(DeploymentStatus{name,
                                                state ? std::optional(*state) : std::nullopt,
                                                state ? std::string{} : state.error().message});
+        names.push_back(name);
+    }
+    auto [health, rate, pods] =
+        co_await (deps_.verifier.check_health() && deps_.verifier.error_rate() &&
+                  observe_pods(std::move(names)));
+    for (std::size_t i = 0; i < deployments.size() && i < pods.size(); ++i) {
+        deployments[i].pods = std::move(pods[i]);
+    }
+    // Which targets each request holds, for "who holds the lock".
+    std::map<RequestId, std::string> holds;
+    for (const auto& [target, holder] : locks_.held()) {
+        auto& text = holds[holder.id];
+        text += (text.empty() ? "" : ", ") + target;
     }
     std::vector<ActiveRun> runs;
     for (const auto& [id, run] : runs_) {
@@ -251,16 +266,19 @@ asio::awaitable<void> Orchestrator::show_status(SlashCommand cmd, bool with_help
                                  describe(run.plan.request),
                                  run.requester,
                                  std::string(to_string(run.state)),
-                                 run.received_at});
+                                 run.received_at,
+                                 holds[id]});
     }
     for (const auto& [id, pending] : approvals_) {
         runs.push_back(ActiveRun{id,
                                  describe(pending.rollback),
                                  pending.request.requester,
                                  fmt::format("approval {}", to_string(pending.approval.state())),
-                                 pending.request.received_at});
+                                 pending.request.received_at,
+                                 holds[id]});
     }
-    std::string text = deps_.reporter.status(deployments, runs, deps_.clock.now());
+    const ServiceNow service{std::move(health), std::move(rate)};
+    std::string text = deps_.reporter.status(deployments, runs, deps_.clock.now(), service);
     if (with_help) {
         text = deps_.reporter.help() + "\n" + text;
     }
@@ -376,7 +394,12 @@ asio::awaitable<void> Orchestrator::execute(RequestId id) {
         co_await update_card(
             id,
             fmt::format("running step {}/{}: `{}`", i + 1, steps.size(), display_command(step)));
-        StepResult result = co_await deps_.runbook.run(step);
+        StepResult result;
+        if (step.kind == StepKind::KubectlRolloutStatus && !step.deployment.empty()) {
+            result = co_await run_watched(step, id);
+        } else {
+            result = co_await deps_.runbook.run(step);
+        }
         const StoredStep step_record{static_cast<int>(i + 1),
                                      display_command(step),
                                      std::string(to_string(result.outcome)),
@@ -430,12 +453,24 @@ asio::awaitable<void> Orchestrator::finish(RequestId id) {
     if (run.state == RunState::Running) {
         run.state = run.plan.request.dry_run ? RunState::DryRun : RunState::Succeeded;
     }
-    run.after = co_await observe(affected_deployments(run.plan.request.action), id);
-    if (run.state == RunState::Succeeded) {
-        run.health = co_await deps_.verifier.check_health();
-        if (run.health->healthy) {
+    const auto names = affected_deployments(run.plan.request.action);
+    // Verified when something changed: a rollback that ended (well or not) after acting.
+    const bool acted = run.marks.first_action.has_value() && !run.plan.request.dry_run &&
+                       (run.state == RunState::Succeeded || run.state == RunState::Failed);
+    if (acted) {
+        auto [after, verification, start] =
+            co_await (observe(names, id) && verify_now(names, run.state == RunState::Succeeded) &&
+                      incident_start(run.plan, run.received_at));
+        run.after = std::move(after);
+        run.verification = std::move(verification);
+        run.verdict = judge(*run.verification, deps_.settings.verify);
+        run.incident_start = start.at;
+        run.incident_note = std::move(start.note);
+        if (run.verification->health && run.verification->health->healthy) {
             run.marks.healthy = deps_.clock.steady_now();
         }
+    } else {
+        run.after = co_await observe(names, id);
     }
     run.marks.finished = deps_.clock.steady_now();
     // The report is stored before the run is recorded as finished: a restart in between
@@ -447,14 +482,21 @@ asio::awaitable<void> Orchestrator::finish(RequestId id) {
         !saved) {
         deps_.log->error("state.run_not_saved id={} error={}", id, saved.error().message);
     }
+    std::string reasons;
+    if (run.verdict) {
+        for (const auto& reason : run.verdict->reasons) {
+            reasons += (reasons.empty() ? "" : "; ") + reason;
+        }
+    }
     record(
         "report",
         id,
         {},
-        fmt::format("state={} restored={} health={} elapsed_ms={}",
+        fmt::format("state={} restored={} verdict={} elapsed_ms={}",
                     to_string(run.state),
                     run.restored(),
-                    log_quote(run.health ? run.health->detail : "not checked"),
+                    log_quote(run.verdict ? (run.verdict->restored ? "restored" : reasons)
+                                          : "not verified"),
                     std::chrono::duration_cast<Duration>(*run.marks.finished - run.marks.received)
                         .count()));
     auto report = co_await outbox_.send(std::move(ticket));
@@ -463,7 +505,20 @@ asio::awaitable<void> Orchestrator::finish(RequestId id) {
                         id,
                         report.error().message);
     }
+    // The verification goes under the report; if the report is still queued, under the card.
+    std::optional<MessageTs> thread;
+    if (report) {
+        thread = report->ts;
+    } else if (run.card) {
+        thread = run.card->ts;
+    }
+    co_await post_verification(id, thread);
     co_await update_card(id, deps_.reporter.final_status(run));
+    if (run.state == RunState::Succeeded && run.verification &&
+        deps_.settings.verify.watch > Duration::zero()) {
+        spawn_background(watch_window(id, *run.verification, names, run.channel, thread),
+                         "watch");
+    }
     locks_.release(id);
     runs_.erase(id);
 }

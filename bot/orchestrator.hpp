@@ -12,6 +12,7 @@
 #include "bot/runbook.hpp"
 #include "bot/settings.hpp"
 #include "bot/state_store.hpp"
+#include "bot/verification.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -80,6 +81,39 @@ private:
     boost::asio::awaitable<void> execute(RequestId id);
     boost::asio::awaitable<ClusterSnapshot> observe(std::vector<std::string> names, RequestId id);
     boost::asio::awaitable<void> finish(RequestId id);
+
+    // Verification (orchestrator_verify.cpp).
+    struct RolloutWatch;
+    struct IncidentStart {
+        std::optional<std::chrono::system_clock::time_point> at;
+        std::string note;
+    };
+    /// Health, error rate, p95 and the pods of `deployments`, all at once.
+    boost::asio::awaitable<Verification> verify_now(std::vector<std::string> deployments,
+                                                    bool rollout_finished);
+    boost::asio::awaitable<std::vector<PodsCheck>> observe_pods(
+        std::vector<std::string> deployments);
+    /// `rollout status` with the crash-loop watch beside it: the pods of the new ReplicaSet
+    /// are polled, and the first crash loop or restart stops the wait (and says why).
+    boost::asio::awaitable<StepResult> run_watched(Step step, RequestId id);
+    boost::asio::awaitable<StepResult> run_then_stop_watch(Step step,
+                                                           std::shared_ptr<RolloutWatch> watch);
+    boost::asio::awaitable<void> watch_rollout(std::string deployment,
+                                               std::shared_ptr<RolloutWatch> watch);
+    /// When the incident began: the error rate's rise in the last 2 hours, else the deploy.
+    boost::asio::awaitable<IncidentStart> incident_start(Plan plan,
+                                                         std::chrono::system_clock::time_point at);
+    /// The verification summary and the time table, in the report's thread.
+    boost::asio::awaitable<void> post_verification(RequestId id,
+                                                   std::optional<MessageTs> thread);
+    /// Follow-up summaries during `verify.watch`, then the trend's verdict.
+    boost::asio::awaitable<void> watch_window(RequestId id,
+                                              Verification at_report,
+                                              std::vector<std::string> deployments,
+                                              ChannelId channel,
+                                              std::optional<MessageTs> thread);
+    boost::asio::awaitable<void> show_verify(SlashCommand cmd);
+    boost::asio::awaitable<void> show_advice(SlashCommand cmd);
     boost::asio::awaitable<void> update_card(RequestId id, std::string status);
 
     // Approvals (orchestrator_approvals.cpp).

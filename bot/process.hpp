@@ -22,6 +22,7 @@ struct ProcessSpec {
     std::chrono::milliseconds kill_grace{std::chrono::seconds(5)};  // SIGTERM -> SIGKILL
     std::size_t max_output_bytes = 1024 * 1024;                     // per stream
     std::string stdin_data;
+    std::string group;  // a name cancel_group() can stop it by ("" = only cancel_all() does)
 };
 
 /// How a child ended, and what it printed (each stream capped at max_output_bytes).
@@ -52,6 +53,8 @@ public:
     virtual boost::asio::awaitable<Result<ProcessOutput>> run(ProcessSpec spec) = 0;
     /// Kills every running child's process group (SIGTERM, then SIGKILL after the grace).
     virtual void cancel_all() = 0;
+    /// Like cancel_all(), for the children started with `spec.group == group` only.
+    virtual void cancel_group(const std::string& group) = 0;
 };
 
 }  // namespace rollbot::core

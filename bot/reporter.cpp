@@ -178,11 +178,17 @@ std::string Reporter::final_report(const Run& run) const {
     Data d = common(run);
     if (run.state == RunState::Succeeded) {
         d.set("restored", run.restored());
+        std::string why;
+        if (run.verdict) {
+            for (const auto& reason : run.verdict->reasons) {
+                why += (why.empty() ? "" : "; ") + reason;
+            }
+        }
         d.set("next_step",
-              run.restored() ? "Root cause investigation"
-                             : "Still investigating: check /rollback status and the health "
-                               "endpoint; " +
-                                   (run.health ? run.health->detail : "no health check"));
+              run.restored() ? std::string("Root cause investigation")
+                             : fmt::format("Still investigating ({}): see the verification in "
+                                           "the thread, /rollback verify, /rollback advise",
+                                           why.empty() ? "not verified" : why));
         return renderer_.render("executed", d);
     }
     if (run.state == RunState::DryRun) {
@@ -223,11 +229,15 @@ std::string Reporter::final_report(const Run& run) const {
     if (!last.output.empty()) {
         d.set("output", defuse_code_fences(last.output));
     }
-    d.set("next_step",
-          run.state == RunState::Cancelled
-              ? "Check /rollback status before trying again"
-              : "Follow the runbook by hand (Option 2: manual K8s) and check "
-                "/rollback status");
+    std::string next = run.state == RunState::Cancelled
+                           ? "Check /rollback status before trying again"
+                           : "Follow the runbook by hand (Option 2: manual K8s) and check "
+                             "/rollback status";
+    if (!run.rollout_failure.empty()) {
+        next = "The revision rolled back to fails as well: pick an older known-good SHA from "
+               "/rollback history and run /rollback <deployment> <sha>";
+    }
+    d.set("next_step", next);
     return renderer_.render("failed", d);
 }
 
@@ -282,7 +292,8 @@ std::string Reporter::help() const {
 
 std::string Reporter::status(const std::vector<DeploymentStatus>& deployments,
                              const std::vector<ActiveRun>& runs,
-                             std::chrono::system_clock::time_point now) const {
+                             std::chrono::system_clock::time_point now,
+                             const ServiceNow& service) const {
     Data d = object();
     d.set("namespace", settings_.kubernetes.namespace_name);
     Data ds = list();
@@ -295,12 +306,42 @@ std::string Reporter::status(const std::vector<DeploymentStatus>& deployments,
             x.set("revision", std::to_string(dep.state->revision));
             x.set("ready", std::to_string(dep.state->ready));
             x.set("desired", std::to_string(dep.state->desired));
+            if (dep.pods && dep.pods->error.empty()) {
+                int restarts = 0;
+                std::string problems;
+                for (const auto& pod : dep.pods->pods) {
+                    restarts += pod.restarts;
+                    if (auto p = pod_problem(pod); !p.empty()) {
+                        problems += (problems.empty() ? "" : "; ") + pod.name + ": " + p;
+                    }
+                }
+                x.set("pods_known", true);
+                x.set("restarts", std::to_string(restarts));
+                if (!problems.empty()) {
+                    x.set("problem", problems);
+                }
+            } else if (dep.pods) {
+                x.set("problem", "pods unreadable: " + dep.pods->error);
+            }
         } else {
             x.set("error", dep.error);
         }
         ds.push_back(x);
     }
     d.set("deployments", ds);
+    if (service.health || service.error_rate) {
+        Data sv = object();
+        const auto [health_icon, health_text] = health_line(service.health);
+        sv.set("health_icon", health_icon);
+        sv.set("health", health_text);
+        const MetricReading rate = service.error_rate.value_or(MetricReading{});
+        const auto [rate_icon, rate_text] =
+            metric_line(rate, settings_.verify.max_error_rate, format_percent);
+        sv.set("error_rate_icon", rate_icon);
+        sv.set("error_rate", rate_text);
+        sv.set("max_error_rate", format_percent(settings_.verify.max_error_rate));
+        d.set("service", sv);
+    }
     Data rs = list();
     for (const auto& r : runs) {
         Data x = object();
@@ -311,6 +352,9 @@ std::string Reporter::status(const std::vector<DeploymentStatus>& deployments,
         x.set("state", r.state);
         x.set("since",
               format_duration(std::chrono::duration_cast<Duration>(now - r.since)) + " ago");
+        if (!r.holds.empty()) {
+            x.set("holds", r.holds);
+        }
         rs.push_back(x);
     }
     d.set("runs", rs);

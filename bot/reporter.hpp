@@ -4,19 +4,18 @@
 #include "bot/run.hpp"
 #include "bot/settings.hpp"
 #include "bot/state_store.hpp"
+#include "bot/verification.hpp"
 #include "templates/renderer.hpp"
 
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace rollbot::core {
 
-struct Verification;  // bot/verification.hpp
-struct Verdict;
-struct TimeRow;
 
 /// `<@U…>` for a Slack user id (which renders as a mention), else the escaped text.
 [[nodiscard]] std::string mention(const UserId& user);
@@ -25,11 +24,26 @@ struct TimeRow;
 /// A step's duration for people: "0.4 s", "12.3 s", "2m 05s".
 [[nodiscard]] std::string format_duration(Duration d);
 
+/// One reading against its threshold, for people: {"✅", "4.8 %"}, {"❔", "unknown — …"}.
+[[nodiscard]] std::pair<std::string, std::string> metric_line(const MetricReading& reading,
+                                                              double threshold,
+                                                              std::string (*format)(double, int));
+/// The health probe, for people: {"✅", "200 in 35 ms"}, {"⚠️", "no answer (…)"}.
+[[nodiscard]] std::pair<std::string, std::string> health_line(
+    const std::optional<HealthCheck>& health);
+
 /// One deployment's line in `/rollback status`.
 struct DeploymentStatus {
     std::string name;
     std::optional<DeploymentState> state;
-    std::string error;  // why it could not be read
+    std::string error;                // why it could not be read
+    std::optional<PodsCheck> pods{};  // the current ReplicaSet's pods, when looked at
+};
+
+/// The service's own signals for `/rollback status`, when looked at.
+struct ServiceNow {
+    std::optional<HealthCheck> health;
+    std::optional<MetricReading> error_rate;
 };
 
 /// One rollback in progress, for `/rollback status` and lock refusals.
@@ -39,6 +53,7 @@ struct ActiveRun {
     UserId requester;
     std::string state;
     std::chrono::system_clock::time_point since;
+    std::string holds{};  // the lock targets it holds: "backend, database"
 };
 
 /// Turns domain values into message text through the templates. Pure: no I/O.
@@ -68,7 +83,8 @@ public:
     [[nodiscard]] std::string help() const;
     [[nodiscard]] std::string status(const std::vector<DeploymentStatus>& deployments,
                                      const std::vector<ActiveRun>& runs,
-                                     std::chrono::system_clock::time_point now) const;
+                                     std::chrono::system_clock::time_point now,
+                                     const ServiceNow& service = {}) const;
 
     /// The approval card's fixed part: request, database state, plan, SQL preview, warnings.
     [[nodiscard]] std::string approval_body(const RequestId& id,
@@ -94,6 +110,17 @@ public:
                                                    const VerifySettings& settings) const;
     /// The runbook's time-to-rollback table: each phase against its target (✅ / ⚠️ / —).
     [[nodiscard]] std::string time_table(const std::vector<TimeRow>& rows) const;
+    /// A watch-window follow-up: the metrics now against the report's, with arrows; the last
+    /// one (`trend` set) gives the verdict and, when Worse, a suggested next step.
+    [[nodiscard]] std::string watch_update(const Verification& at_report,
+                                           const Verification& now,
+                                           Duration after,
+                                           Duration next,
+                                           const std::optional<Trend>& trend,
+                                           const Verdict& verdict,
+                                           std::string_view suggestion) const;
+    /// `/rollback advise`: the runbook's decision tree on the evidence.
+    [[nodiscard]] std::string advice(const Advice& advice) const;
 
     /// "e4d5c6b7" or "backend e4d5c6b7, frontend 5e6f7a8b" (design §4 "from" and "to").
     [[nodiscard]] static std::string tags(const ClusterSnapshot& snapshot,

@@ -160,28 +160,6 @@ std::string Reporter::approval_status(const Approval& approval, std::string_view
 
 namespace {
 
-// "2026-11-24T01:00:00Z" (Kubernetes writes UTC with a Z) → a time point.
-std::optional<std::chrono::system_clock::time_point> parse_utc(std::string_view text) {
-    int y = 0;
-    unsigned mo = 0;
-    unsigned d = 0;
-    int h = 0;
-    int mi = 0;
-    int s = 0;
-    if (text.size() < 20 ||
-        std::sscanf(
-            std::string(text).c_str(), "%4d-%2u-%2uT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6) {
-        return std::nullopt;
-    }
-    const std::chrono::year_month_day date{
-        std::chrono::year{y}, std::chrono::month{mo}, std::chrono::day{d}};
-    if (!date.ok()) {
-        return std::nullopt;
-    }
-    return std::chrono::sys_days{date} + std::chrono::hours{h} + std::chrono::minutes{mi} +
-           std::chrono::seconds{s};
-}
-
 std::string age_text(std::string_view created, std::chrono::system_clock::time_point now) {
     const auto at = parse_utc(created);
     if (!at) {

@@ -24,32 +24,6 @@ std::string icon(std::string_view which) {
     return std::string(which);
 }
 
-struct Shown {
-    std::string icon;
-    std::string text;
-};
-
-Shown metric(const MetricReading& reading, double threshold, std::string (*format)(double, int)) {
-    if (!reading.value || !std::isfinite(*reading.value)) {
-        return {icon(kUnknown),
-                reading.detail.empty() ? std::string("unknown")
-                                       : fmt::format("unknown — {}", reading.detail)};
-    }
-    return {icon(*reading.value <= threshold ? kPass : kFail), format(*reading.value, 1)};
-}
-
-Shown health(const std::optional<HealthCheck>& h) {
-    if (!h) {
-        return {icon(kUnknown), "not checked"};
-    }
-    const bool two_xx = !h->status || (*h->status >= 200 && *h->status < 300);
-    const auto shown = icon(h->healthy && two_xx ? kPass : kFail);
-    if (!h->status) {
-        return {shown, fmt::format("no answer ({})", h->detail.empty() ? "no detail" : h->detail)};
-    }
-    return {shown, fmt::format("{} in {} ms", *h->status, h->latency.count())};
-}
-
 Data pods_line(const PodsCheck& check) {
     Data d = object();
     d.set("deployment", check.deployment);
@@ -87,6 +61,29 @@ std::string target_minutes(Duration target) {
 
 }  // namespace
 
+std::pair<std::string, std::string> metric_line(const MetricReading& reading,
+                                                double threshold,
+                                                std::string (*format)(double, int)) {
+    if (!reading.value || !std::isfinite(*reading.value)) {
+        return {icon(kUnknown),
+                reading.detail.empty() ? std::string("unknown")
+                                       : fmt::format("unknown — {}", reading.detail)};
+    }
+    return {icon(*reading.value <= threshold ? kPass : kFail), format(*reading.value, 1)};
+}
+
+std::pair<std::string, std::string> health_line(const std::optional<HealthCheck>& h) {
+    if (!h) {
+        return {icon(kUnknown), "not checked"};
+    }
+    const bool two_xx = !h->status || (*h->status >= 200 && *h->status < 300);
+    const auto shown = icon(h->healthy && two_xx ? kPass : kFail);
+    if (!h->status) {
+        return {shown, fmt::format("no answer ({})", h->detail.empty() ? "no detail" : h->detail)};
+    }
+    return {shown, fmt::format("{} in {} ms", *h->status, h->latency.count())};
+}
+
 std::string Reporter::verification_summary(const Verification& v,
                                            const Verdict& verdict,
                                            const VerifySettings& settings) const {
@@ -100,17 +97,18 @@ std::string Reporter::verification_summary(const Verification& v,
     }
     d.set("pods", pods);
     const auto max_p95 = std::chrono::duration<double>(settings.max_p95_latency).count();
-    const auto rate = metric(v.error_rate, settings.max_error_rate, format_percent);
-    d.set("error_rate_icon", rate.icon);
-    d.set("error_rate", rate.text);
+    const auto [rate_icon, rate_text] =
+        metric_line(v.error_rate, settings.max_error_rate, format_percent);
+    d.set("error_rate_icon", rate_icon);
+    d.set("error_rate", rate_text);
     d.set("max_error_rate", format_percent(settings.max_error_rate));
-    const auto p95 = metric(v.p95, max_p95, format_seconds);
-    d.set("p95_icon", p95.icon);
-    d.set("p95", p95.text);
+    const auto [p95_icon, p95_text] = metric_line(v.p95, max_p95, format_seconds);
+    d.set("p95_icon", p95_icon);
+    d.set("p95", p95_text);
     d.set("max_p95", format_seconds(max_p95));
-    const auto h = health(v.health);
-    d.set("health_icon", h.icon);
-    d.set("health", h.text);
+    const auto [health_icon, health_text] = health_line(v.health);
+    d.set("health_icon", health_icon);
+    d.set("health", health_text);
     d.set("restored", verdict.restored);
     Data reasons{Data::type::list};
     for (const auto& reason : verdict.reasons) {
@@ -142,6 +140,85 @@ std::string Reporter::time_table(const std::vector<TimeRow>& rows) const {
     Data d = object();
     d.set("rows", list);
     return renderer_.render("time_table", d);
+}
+
+std::string Reporter::watch_update(const Verification& at_report,
+                                   const Verification& now,
+                                   Duration after,
+                                   Duration next,
+                                   const std::optional<Trend>& trend,
+                                   const Verdict& verdict,
+                                   std::string_view suggestion) const {
+    const auto& settings = settings_.verify;
+    Data d = object();
+    d.set("after", format_minutes(after));
+    const auto [rate_icon, rate_text] =
+        metric_line(now.error_rate, settings.max_error_rate, format_percent);
+    d.set("error_rate_icon", rate_icon);
+    d.set("error_rate", rate_text);
+    d.set("error_rate_arrow", std::string(trend_arrow(at_report.error_rate, now.error_rate)));
+    d.set("error_rate_before",
+          metric_line(at_report.error_rate, settings.max_error_rate, format_percent).second);
+    d.set("max_error_rate", format_percent(settings.max_error_rate));
+    const auto max_p95 = std::chrono::duration<double>(settings.max_p95_latency).count();
+    const auto [p95_icon, p95_text] = metric_line(now.p95, max_p95, format_seconds);
+    d.set("p95_icon", p95_icon);
+    d.set("p95", p95_text);
+    d.set("p95_arrow", std::string(trend_arrow(at_report.p95, now.p95)));
+    d.set("p95_before", metric_line(at_report.p95, max_p95, format_seconds).second);
+    d.set("max_p95", format_seconds(max_p95));
+    const auto [health_icon, health_text] = health_line(now.health);
+    d.set("health_icon", health_icon);
+    d.set("health", health_text);
+    Data pods{Data::type::list};
+    for (const auto& check : now.pods) {
+        pods.push_back(pods_line(check));
+    }
+    d.set("pods", pods);
+    if (trend) {
+        d.set("final", true);
+        d.set("trend", std::string(to_string(*trend)));
+        d.set("trend_icon",
+              *trend == Trend::Recovered ? "✅"
+              : *trend == Trend::Worse   ? "🔴"
+                                         : "🟡");
+        Data reasons{Data::type::list};
+        for (const auto& reason : verdict.reasons) {
+            Data r = object();
+            r.set("text", reason);
+            reasons.push_back(r);
+        }
+        d.set("reasons", reasons);
+        if (!suggestion.empty()) {
+            d.set("suggestion", std::string(suggestion));
+        }
+    } else {
+        d.set("final", false);
+        d.set("next", format_minutes(next));
+    }
+    return renderer_.render("watch", d);
+}
+
+std::string Reporter::advice(const Advice& advice) const {
+    Data d = object();
+    d.set("now", advice.kind == AdviceKind::RollbackNow);
+    d.set("hotfix", advice.kind == AdviceKind::ProbablyHotfix);
+    d.set("unrelated", advice.kind == AdviceKind::NotDeploymentRelated);
+    const auto lines = [](const std::vector<std::string>& texts) {
+        Data list{Data::type::list};
+        for (const auto& text : texts) {
+            Data t = object();
+            t.set("text", text);
+            list.push_back(t);
+        }
+        return list;
+    };
+    d.set("evidence", lines(advice.evidence));
+    d.set("unknown", lines(advice.unknown));
+    if (!advice.command.empty()) {
+        d.set("command", advice.command);
+    }
+    return renderer_.render("advice", d);
 }
 
 }  // namespace rollbot::core

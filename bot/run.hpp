@@ -4,6 +4,7 @@
 #include "bot/ids.hpp"
 #include "bot/plan.hpp"
 #include "bot/runbook.hpp"
+#include "bot/verification.hpp"
 
 #include <chrono>
 #include <map>
@@ -44,14 +45,18 @@ struct Run {
     std::vector<StepResult> results;  // one per step that ran, in order
     ClusterSnapshot after;
     std::map<std::string, std::string> unreadable;  // deployment -> why it could not be read
-    std::optional<HealthCheck> health;
+    std::optional<Verification> verification;  // taken when the run ended, for the report
+    std::optional<Verdict> verdict;            // judge(verification): sets the Status line
+    std::string rollout_failure;               // what the crash-loop watch saw ("" = nothing)
+    std::optional<std::chrono::system_clock::time_point> incident_start;  // decision row
+    std::string incident_note;  // where the incident start came from, for the time table
     RunState state = RunState::Running;
     std::chrono::system_clock::time_point received_at;
     PhaseMarks marks;
     std::optional<MessageRef> card;  // the request message; progress goes into its thread
 
     [[nodiscard]] bool restored() const {
-        return state == RunState::Succeeded && health && health->healthy;
+        return state == RunState::Succeeded && verdict && verdict->restored;
     }
 };
 

@@ -2,6 +2,7 @@
 
 #include "bot/plan.hpp"
 #include "bot/result.hpp"
+#include "bot/verification.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -22,27 +23,16 @@ public:
     /// Resolves a request into the runbook's steps, given the cluster as it is now. Pure.
     [[nodiscard]] virtual Result<Plan> plan(const RollbackRequest& request,
                                             const ClusterSnapshot& before) const = 0;
+    /// The pods of the deployment's current ReplicaSet (its revision's `pod-template-hash`) and
+    /// the Warning events about them. Never fails: what could not be read is in `error`.
+    virtual boost::asio::awaitable<PodsCheck> observe_pods(std::string deployment) = 0;
     /// Runs one step and interprets its output the way the runbook's reader would.
     virtual boost::asio::awaitable<StepResult> run(Step step) = 0;
+    /// Stops the step waiting on this deployment's rollout (`rollout status`), if one runs: its
+    /// process group is killed and the step ends Cancelled. Other steps keep running.
+    virtual void stop_waiting(const std::string& deployment) = 0;
     /// Stops every running step (their process groups are killed).
     virtual void cancel_all() = 0;
-};
-
-/// One probe of the service's health endpoint.
-struct HealthCheck {
-    bool healthy = false;       // answered 2xx
-    std::optional<int> status;  // HTTP status, if it answered
-    std::chrono::milliseconds latency{};
-    std::string detail;  // "200 OK in 35 ms", "connection refused"
-    bool operator==(const HealthCheck&) const = default;
-};
-
-/// Verifies the service after a rollback.
-class Verifier {
-public:
-    virtual ~Verifier() = default;
-    /// GETs `verify.health_url` once; 2xx is healthy.
-    virtual boost::asio::awaitable<HealthCheck> check_health() = 0;
 };
 
 }  // namespace rollbot::core

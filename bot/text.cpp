@@ -1,6 +1,7 @@
 #include "bot/text.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace rollbot::core {
 namespace {
@@ -63,6 +64,27 @@ std::string defuse_code_fences(std::string text) {
         text.replace(pos, 3, "'''");
     }
     return text;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_utc(std::string_view text) {
+    int y = 0;
+    unsigned mo = 0;
+    unsigned d = 0;
+    int h = 0;
+    int mi = 0;
+    int s = 0;
+    if (text.size() < 20 ||
+        std::sscanf(
+            std::string(text).c_str(), "%4d-%2u-%2uT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6) {
+        return std::nullopt;
+    }
+    const std::chrono::year_month_day date{
+        std::chrono::year{y}, std::chrono::month{mo}, std::chrono::day{d}};
+    if (!date.ok()) {
+        return std::nullopt;
+    }
+    return std::chrono::sys_days{date} + std::chrono::hours{h} + std::chrono::minutes{mi} +
+           std::chrono::seconds{s};
 }
 
 }  // namespace rollbot::core

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@ namespace rollbot::core {
 /// A value for key="value" log and audit fields: quoted, with `"` and `\` escaped, so free
 /// text (a reason, an error) can never forge another field.
 [[nodiscard]] std::string log_quote(std::string_view text);
+
+/// "2026-11-24T01:00:00Z" (Kubernetes writes UTC with a Z, to the second) → a time point;
+/// nullopt when it does not read as one.
+[[nodiscard]] std::optional<std::chrono::system_clock::time_point> parse_utc(std::string_view text);
 
 /// Text for inside a ``` block: a stray fence in it would end the block early.
 [[nodiscard]] std::string defuse_code_fences(std::string text);

@@ -1,7 +1,9 @@
 #pragma once
 
-#include "bot/runbook.hpp"
+#include "bot/plan.hpp"
 #include "bot/settings.hpp"
+
+#include <boost/asio/awaitable.hpp>
 
 #include <chrono>
 #include <map>
@@ -10,6 +12,15 @@
 #include <vector>
 
 namespace rollbot::core {
+
+/// One probe of the service's health endpoint.
+struct HealthCheck {
+    bool healthy = false;       // answered 2xx
+    std::optional<int> status;  // HTTP status, if it answered
+    std::chrono::milliseconds latency{};
+    std::string detail;  // "200 OK in 35 ms", "connection refused"
+    bool operator==(const HealthCheck&) const = default;
+};
 
 /// One Prometheus instant query, read for people: a number, or "no data" with the reason.
 /// NaN, ±Inf, an empty result and an error are all "no data", never 0 (reference §6).
@@ -54,6 +65,24 @@ struct Verification {
     bool operator==(const Verification&) const = default;
 };
 
+/// The service's own signals after a rollback: the health endpoint and Prometheus (reference §6).
+/// Never fails: an answer that cannot be had is "no data" with the reason, never a pass.
+class Verifier {
+public:
+    virtual ~Verifier() = default;
+    /// GETs `verify.health_url` once; 2xx is healthy.
+    virtual boost::asio::awaitable<HealthCheck> check_health() = 0;
+    /// `verify.error_rate_query` now, as a fraction (the worst series).
+    virtual boost::asio::awaitable<MetricReading> error_rate() = 0;
+    /// `verify.p95_latency_query` now, in seconds (the worst series).
+    virtual boost::asio::awaitable<MetricReading> p95_latency() = 0;
+    /// The first moment in [from, to] at which the error rate was above `verify.max_error_rate`
+    /// (a range query); nullopt when it never was or Prometheus could not say.
+    virtual boost::asio::awaitable<std::optional<std::chrono::system_clock::time_point>>
+    error_rate_rise(std::chrono::system_clock::time_point from,
+                    std::chrono::system_clock::time_point to) = 0;
+};
+
 /// Restored only when every check passes; unknown never passes (design §6, issue 5).
 struct Verdict {
     bool restored = false;
@@ -93,6 +122,64 @@ struct PhaseMarks;  // bot/run.hpp; declared here so run.hpp may include this he
 [[nodiscard]] bool pod_image_pull_failing(const PodState& pod);
 /// What is wrong with one pod, for people: "CrashLoopBackOff (4 restarts), OOMKilled"; "" if fine.
 [[nodiscard]] std::string pod_problem(const PodState& pod);
+
+/// Pure: the first sign, between two polls of one ReplicaSet's pods, that the rollout is failing
+/// (reference §7): a waiting reason of a crash loop, an image that cannot be pulled or a broken
+/// container config, or a restart count above the baseline's (a pod new since then counts from
+/// 0). For people: "backend-7c9d-x2x4k: CrashLoopBackOff (4 restarts), OOMKilled"; "" if none.
+[[nodiscard]] std::string failing_signal(const PodsCheck& baseline, const PodsCheck& now);
+
+/// When the deployment's current revision was created (its ReplicaSet, from the history).
+[[nodiscard]] std::optional<std::chrono::system_clock::time_point> deployed_at(
+    const DeploymentState& state);
+
+/// What the runbook's "rollback immediately (no debate)" criteria say now.
+enum class AdviceKind {
+    RollbackNow,           // a deploy in the last 2 hours and it hurts: roll back, no debate
+    ProbablyHotfix,        // a recent deploy, no hard criterion met: hotfix if P2/P3 and < 20 min
+    NotDeploymentRelated,  // no deploy in the last 2 hours: incident-response-plan.md
+};
+
+[[nodiscard]] std::string_view to_string(AdviceKind kind);
+
+/// Everything `/rollback advise` looks at, read at `now`.
+struct AdviceInput {
+    std::map<std::string, DeploymentState> deployments;  // readable ones
+    std::map<std::string, std::string> unreadable;       // deployment -> why
+    MetricReading error_rate;
+    std::optional<HealthCheck> health;
+    std::vector<PodsCheck> pods;
+    std::chrono::system_clock::time_point now;
+};
+
+struct Advice {
+    AdviceKind kind = AdviceKind::NotDeploymentRelated;
+    std::vector<std::string> evidence;  // one line per criterion, measured
+    std::vector<std::string> unknown;   // what could not be measured (data corruption always)
+    std::string command;                // the suggested slash command ("" = none)
+    bool operator==(const Advice&) const = default;
+};
+
+/// Pure: the runbook's decision tree on measured evidence. A deploy within 2 hours plus an
+/// error rate above `max_error_rate`, crash-looping pods or a failing health check is ROLLBACK
+/// NOW; a recent deploy alone is probably a hotfix; no recent deploy is not deployment-related.
+[[nodiscard]] Advice advise(const AdviceInput& input, const VerifySettings& settings);
+
+/// The watch window's verdict on the trend since the ROLLBACK EXECUTED report.
+enum class Trend { Recovered, NoChange, Worse };
+
+[[nodiscard]] std::string_view to_string(Trend trend);
+
+/// Pure: Recovered when every check passes now; Worse when it does not and something got
+/// worse than at the report (a check that passed fails, the error rate or p95 rose by more than
+/// a fifth, a pod problem appeared); otherwise No change.
+[[nodiscard]] Trend trend(const Verification& at_report,
+                          const Verification& now,
+                          const VerifySettings& settings);
+
+/// "↑" when `now` is more than a tenth above `before`, "↓" more than a tenth below, else "→";
+/// "?" when either is unknown.
+[[nodiscard]] std::string_view trend_arrow(const MetricReading& before, const MetricReading& now);
 
 /// A fraction as a percentage for people: 0.142 -> "14.2 %", 0.1 -> "10 %".
 [[nodiscard]] std::string format_percent(double fraction, int decimals = 1);

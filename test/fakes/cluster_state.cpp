@@ -33,7 +33,7 @@ Json replicaset(int revision,
                 std::string_view container,
                 std::string_view repo,
                 std::string_view tag,
-                std::chrono::hours age) {
+                std::chrono::minutes age) {
     const auto created = std::chrono::system_clock::now() - age;
     return Json{{"revision", revision},
                 {"containers",
@@ -93,6 +93,7 @@ void normalize_deployment(Json& dep) {
 
 Json default_scenario(std::string_view variant) {
     using std::chrono::hours;
+    using std::chrono::minutes;
     Json backend{{"replicas", 2},
                  {"generation", 3},
                  {"change_cause", "deploy e4d5c6b7"},
@@ -100,7 +101,7 @@ Json default_scenario(std::string_view variant) {
                  {"replicasets",
                   Json::array({replicaset(1, "backend", kBackendRepo, "9f8e7d6c", hours(240)),
                                replicaset(2, "backend", kBackendRepo, "abc1234f", hours(72)),
-                               replicaset(3, "backend", kBackendRepo, "e4d5c6b7", hours(2))})}};
+                               replicaset(3, "backend", kBackendRepo, "e4d5c6b7", minutes(40))})}};
     Json frontend{{"replicas", 2},
                   {"generation", 2},
                   {"change_cause", "deploy 5e6f7a8b"},

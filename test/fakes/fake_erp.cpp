@@ -8,6 +8,10 @@
 //                         current image is in bad_images
 //   GET|POST /api/v1/query   Prometheus instant-query envelope (reference §6): the error rate
 //                         for queries on http_req_failed, p95 seconds for histogram_quantile
+//   GET|POST /api/v1/query_range   a matrix over [start, end] every step: the error rate is
+//                         "0.27" from its rise on and "0.004" before; the rise is
+//                         state["erp"]["error_rate_rise"] (RFC 3339), else 5 minutes after the
+//                         newest backend ReplicaSet with a bad image was created, else never
 // The state file is re-read (under its shared lock) for every request; state["erp"] overrides
 // the answers: {"health_code": 500, "error_rate": "NaN", "p95": null (empty vector)}.
 
@@ -27,7 +31,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <ctime>
 #include <filesystem>
+#include <iomanip>
+#include <optional>
+#include <sstream>
 #include <string>
 
 namespace rollbot::fakes {
@@ -127,6 +135,74 @@ Response query(const Request& req, const Json& state, std::string_view query_str
     return reply(req, http::status::ok, body.dump(), "application/json");
 }
 
+// "2026-11-24T10:00:00Z" -> seconds since the epoch.
+std::optional<double> unix_time(const std::string& iso) {
+    std::tm tm{};
+    std::istringstream in(iso);
+    in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+    if (in.fail()) {
+        return std::nullopt;
+    }
+    return static_cast<double>(timegm(&tm));
+}
+
+// When the error rate rose: the override, or shortly after the newest bad backend deploy.
+std::optional<double> error_rate_rise(const Json& state) {
+    const Json erp = state.value("erp", Json::object());
+    if (erp.contains("error_rate_rise")) {
+        return unix_time(erp["error_rate_rise"].get<std::string>());
+    }
+    constexpr double kRiseAfterDeploy = 300;
+    std::optional<double> rise;
+    const Json& deployments = state.at("deployments");
+    if (!deployments.contains("backend")) {
+        return rise;
+    }
+    for (const auto& rs : deployments["backend"].value("replicasets", Json::array())) {
+        if (bad_mode(state, rs).empty()) {
+            continue;
+        }
+        if (const auto created = unix_time(rs.value("created", ""))) {
+            rise = std::max(rise.value_or(0), *created + kRiseAfterDeploy);
+        }
+    }
+    return rise;
+}
+
+Response query_range(const Request& req, const Json& state, std::string_view query_string) {
+    const auto param = [&](std::string_view key) {
+        auto v = form_value(query_string, key);
+        if (!v && req.method() == http::verb::post) {
+            v = form_value(req.body(), key);
+        }
+        return v.value_or("");
+    };
+    const std::string promql = param("query");
+    const double start = std::atof(param("start").c_str());
+    const double end = std::atof(param("end").c_str());
+    double step = std::atof(param("step").c_str());  // "30s" reads as 30
+    if (promql.empty() || step <= 0 || end < start) {
+        const Json body{{"status", "error"},
+                        {"errorType", "bad_data"},
+                        {"error", "invalid parameter: query, start, end and step are required"}};
+        return reply(req, http::status::bad_request, body.dump(), "application/json");
+    }
+    Json values = Json::array();
+    if (promql.find("http_req_failed") != std::string::npos) {
+        const auto rise = error_rate_rise(state);
+        for (double t = start; t <= end; t += step) {
+            values.push_back(Json::array({t, rise && t >= *rise ? "0.27" : "0.004"}));
+        }
+    }
+    Json result = Json::array();
+    if (!values.empty()) {
+        result.push_back({{"metric", Json::object()}, {"values", values}});
+    }
+    const Json body{{"status", "success"},
+                    {"data", {{"resultType", "matrix"}, {"result", result}}}};
+    return reply(req, http::status::ok, body.dump(), "application/json");
+}
+
 Response handle(const Request& req, const std::filesystem::path& cluster) {
     const std::string_view target = req.target();
     const auto qmark = target.find('?');
@@ -134,10 +210,11 @@ Response handle(const Request& req, const std::filesystem::path& cluster) {
     const std::string_view query_string =
         qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
     const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
-    if (path != "/api/v1/health" && path != "/api/v1/query") {
+    const bool prometheus = path == "/api/v1/query" || path == "/api/v1/query_range";
+    if (path != "/api/v1/health" && !prometheus) {
         return reply(req, http::status::not_found, "404 page not found\n", "text/plain");
     }
-    if (!get && !(path == "/api/v1/query" && req.method() == http::verb::post)) {
+    if (!get && !(prometheus && req.method() == http::verb::post)) {
         return reply(req, http::status::method_not_allowed, "method not allowed\n", "text/plain");
     }
     Json state;
@@ -148,7 +225,11 @@ Response handle(const Request& req, const std::filesystem::path& cluster) {
         return reply(
             req, http::status::internal_server_error, std::string(e.what()) + "\n", "text/plain");
     }
-    return path == "/api/v1/health" ? health(req, state) : query(req, state, query_string);
+    if (path == "/api/v1/health") {
+        return health(req, state);
+    }
+    return path == "/api/v1/query" ? query(req, state, query_string)
+                                   : query_range(req, state, query_string);
 }
 
 asio::awaitable<void> serve_session(tcp::socket socket, std::filesystem::path cluster) {

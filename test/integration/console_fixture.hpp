@@ -5,6 +5,7 @@
 #include "test/support/child_process.hpp"
 #include "test/support/daemon_config.hpp"
 #include "test/support/fake_http_server.hpp"
+#include "test/support/fake_prometheus.hpp"
 #include "test/support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,16 +31,33 @@ constexpr auto kWait = 20s;
 class ConsoleDaemonTest : public ::testing::Test {
 protected:
     ConsoleDaemonTest()
-        : health_([this](const FakeRequest&) {
+        : health_([this](const FakeRequest& request) {
+              std::lock_guard lock(mutex_);
+              if (is_prometheus_request(request)) {
+                  return prometheus_answer(request, metrics_);
+              }
               return FakeResponse{healthy_ ? 200 : 503, {}, healthy_ ? "ok" : "down"};
           }) {}
 
     void SetUp() override { write_config(); }
 
     void write_config() {
-        dir_.write("config.yaml",
-                   daemon_config(DaemonConfig{.dir = dir_.path().string(),
-                                              .health_url = health_.url("/api/v1/health")}));
+        DaemonConfig config{.dir = dir_.path().string(),
+                            .health_url = health_.url("/api/v1/health")};
+        config.prometheus_url = health_.base_url();
+        config.watch = watch_;
+        dir_.write("config.yaml", daemon_config(config));
+    }
+
+    // What the fake Prometheus answers from now on.
+    void set_metrics(const FakeMetrics& metrics) {
+        std::lock_guard lock(mutex_);
+        metrics_ = metrics;
+    }
+
+    void set_healthy(bool healthy) {
+        std::lock_guard lock(mutex_);
+        healthy_ = healthy;
     }
 
     // Seeds the fake cluster (default scenario) and then edits it.
@@ -111,8 +130,11 @@ protected:
     }
 
     TempDir dir_;
+    std::mutex mutex_;  // the fake server's thread reads what the test sets
     bool healthy_ = true;
-    FakeHttpServer health_;
+    FakeMetrics metrics_;
+    std::string watch_ = "0";  // verify.watch in the config
+    FakeHttpServer health_;    // the ERP's health endpoint and its Prometheus
 };
 
 }  // namespace rollbot::test

@@ -80,7 +80,7 @@ TEST_F(ConsoleRollback, CrashLoopingTargetFailsWithTheStepAndItsOutput) {
 }
 
 TEST_F(ConsoleRollback, UnhealthyServiceAfterRollbackIsStillInvestigating) {
-    healthy_ = false;
+    set_healthy(false);
     auto bot = start();
     bot->write_stdin("/rollback backend --reason p95\n");
     ASSERT_TRUE(bot->wait_for_stdout("⏪ ROLLBACK EXECUTED", kWait));
@@ -220,7 +220,7 @@ TEST_F(ConsoleRollback, HistoryListsRevisionsNewestFirst) {
     bot->close_stdin();
     ASSERT_EQ(bot->wait_exit(kWait), 0);
     const auto& out = bot->out();
-    const auto now = out.find("▶ now revision 3 · `e4d5c6b7` · 2 h ago · deploy e4d5c6b7");
+    const auto now = out.find("▶ now revision 3 · `e4d5c6b7` · 40 min ago · deploy e4d5c6b7");
     const auto second = out.find("• revision 2 · `abc1234f` · 3 days ago · deploy abc1234f");
     const auto first = out.find("• revision 1 · `9f8e7d6c` · 10 days ago");
     ASSERT_NE(now, std::string::npos) << out;
@@ -239,12 +239,17 @@ TEST_F(ConsoleRollback, StatusAndHelpRunNothing) {
     bot->write_stdin("/rollback\n/rollback status\n");
     bot->close_stdin();
     ASSERT_EQ(bot->wait_exit(kWait), 0);
-    EXPECT_THAT(bot->out(), HasSubstr("*backend*: e4d5c6b7 (revision 3, 2/2 ready)"));
+    EXPECT_THAT(bot->out(),
+                HasSubstr("*backend*: e4d5c6b7 (revision 3, 2/2 ready, restarts 0)"));
+    EXPECT_THAT(bot->out(), HasSubstr("✅ Error rate: 0.4 % (threshold 10 %)"));
+    EXPECT_THAT(bot->out(), ::testing::ContainsRegex("✅ Health: 200 in [0-9]+ ms"));
     EXPECT_THAT(bot->out(), HasSubstr("*frontend*: 5e6f7a8b (revision 2"));
     EXPECT_THAT(bot->out(), HasSubstr("/rollback backend [<sha>]"));
     for (const auto& call : calls()) {  // reads only
         EXPECT_THAT(call,
-                    ::testing::AnyOf(HasSubstr("get deployment"), HasSubstr("rollout history")));
+                    ::testing::AnyOf(::testing::ContainsRegex("json get (deployment|replicasets|"
+                                                              "pods|events) "),
+                                     HasSubstr("rollout history")));
     }
 }
 

@@ -4,6 +4,7 @@
 #include "test/support/child_process.hpp"
 #include "test/support/daemon_config.hpp"
 #include "test/support/fake_http_server.hpp"
+#include "test/support/fake_prometheus.hpp"
 #include "test/support/fake_slack_server.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -34,8 +35,9 @@ protected:
     }
 
     std::unique_ptr<ChildProcess> start(const std::string& timeout = "15m") {
-        std::string config = daemon_config(
-            DaemonConfig{.dir = dir_.path().string(), .health_url = health_.url("/health")});
+        DaemonConfig settings{.dir = dir_.path().string(), .health_url = health_.url("/health")};
+        settings.prometheus_url = health_.base_url();
+        std::string config = daemon_config(settings);
         const std::string approvers = "approvers: {usergroups: [S0DBA]}";
         config.replace(
             config.find(approvers), approvers.size(), approvers + "\n    timeout: " + timeout);
@@ -101,7 +103,7 @@ protected:
     }
 
     TempDir dir_;
-    FakeHttpServer health_;
+    FakeHttpServer health_{fake_erp_handler()};  // health and Prometheus
     FakeSlackServer slack_;
     std::size_t opened_ = 0;
 };

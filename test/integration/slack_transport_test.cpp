@@ -2,6 +2,7 @@
 #include "test/support/child_process.hpp"
 #include "test/support/daemon_config.hpp"
 #include "test/support/fake_http_server.hpp"
+#include "test/support/fake_prometheus.hpp"
 #include "test/support/fake_slack_server.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -27,6 +28,7 @@ protected:
                                         std::vector<std::string> args = {}) {
         config.dir = dir_.path().string();
         config.health_url = health_.url("/api/v1/health");
+        config.prometheus_url = health_.base_url();
         if (slack.options().tls) {
             config.ca_file = FakeSlackServer::ca_file();
         }
@@ -56,7 +58,7 @@ protected:
     }
 
     TempDir dir_;
-    FakeHttpServer health_;
+    FakeHttpServer health_{fake_erp_handler()};  // health and Prometheus
 };
 
 TEST_F(SlackTransport, SlashCommandIsAckedInTimeAndAnswered) {

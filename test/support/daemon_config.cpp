@@ -29,8 +29,8 @@ script:
   timeout: 2m
 verify:
   health_url: {health}
-  prometheus_url: http://127.0.0.1:9
-  watch: 0
+  prometheus_url: {prometheus}
+  watch: {watch}
 state:
   path: {dir}/state.db
 console:
@@ -43,6 +43,8 @@ console:
                        fmt::arg("dir", c.dir),
                        fmt::arg("health", c.health_url),
                        fmt::arg("liveness", c.liveness_timeout),
+                       fmt::arg("prometheus", c.prometheus_url),
+                       fmt::arg("watch", c.watch),
                        fmt::arg("ca", c.ca_file.empty() ? "" : "  ca_file: " + c.ca_file),
                        fmt::arg("extra", c.extra));
 }

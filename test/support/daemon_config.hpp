@@ -10,6 +10,8 @@ struct DaemonConfig {
     std::string health_url{};  // a FakeHttpServer or FakeSlack-independent endpoint
     std::string ca_file{};     // slack.ca_file, for TLS tests
     std::string liveness_timeout = "30s";
+    std::string prometheus_url = "http://127.0.0.1:9";  // discard port: "no data" at once
+    std::string watch = "0";                            // verify.watch
     std::string extra{};  // more YAML appended at the end
 };
 

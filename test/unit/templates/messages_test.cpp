@@ -69,7 +69,7 @@ protected:
 TEST_F(Messages, RollbackExecutedIsTheRunbookBlock) {
     core::Run run = backend_run();
     run.state = RunState::Succeeded;
-    run.health = HealthCheck{true, 200, milliseconds(35), "200 OK in 35 ms"};
+    run.verdict = Verdict{true, {}};
     EXPECT_EQ(reporter_.final_report(run),
               "⏪ ROLLBACK EXECUTED\n"
               "━━━━━━━━━━━━━━━━━━━━\n"
@@ -87,7 +87,7 @@ TEST_F(Messages, UnhealthyServiceIsStillInvestigating) {
     core::Run run = backend_run();
     run.state = RunState::Succeeded;
     run.reason.reset();
-    run.health = HealthCheck{false, 503, milliseconds(12), "503 in 12 ms"};
+    run.verdict = Verdict{false, {"health: 503 in 12 ms"}};
     const auto text = reporter_.final_report(run);
     EXPECT_THAT(text, HasSubstr("Status:           🔴 Still investigating\n"));
     EXPECT_THAT(text, HasSubstr("Reason:           not given\n"));
@@ -101,7 +101,7 @@ TEST_F(Messages, FullRollbackNamesBothTagsWhenTheyDiffer) {
     run.after.deployments["frontend"] = deployment("frontend", "1a2b3c4d", 3);
     run.after.deployments["backend"] = deployment("backend", "9f8e7d6c", 4);
     run.state = RunState::Succeeded;
-    run.health = HealthCheck{true, 200, milliseconds(5), "200"};
+    run.verdict = Verdict{true, {}};
     const auto text = reporter_.final_report(run);
     EXPECT_THAT(text, HasSubstr("Rolled back from: backend e4d5c6b7, frontend 5e6f7a8b\n"));
     EXPECT_THAT(text, HasSubstr("Rolled back to:   backend 9f8e7d6c, frontend 1a2b3c4d\n"));
@@ -173,7 +173,7 @@ TEST_F(Messages, ReasonIsEscapedEverywhere) {
     core::Run run = backend_run();
     run.reason = "<!channel> look";
     run.state = RunState::Succeeded;
-    run.health = HealthCheck{true, 200, milliseconds(1), ""};
+    run.verdict = Verdict{true, {}};
     EXPECT_THAT(reporter_.final_report(run), HasSubstr("&lt;!channel&gt; look"));
     EXPECT_THAT(reporter_.request_card(run, "x"), HasSubstr("&lt;!channel&gt; look"));
 }
@@ -202,6 +202,34 @@ TEST_F(Messages, StatusListsDeploymentsAndRuns) {
     EXPECT_THAT(text, HasSubstr("• *frontend*: unknown: kubectl: connection refused"));
     EXPECT_THAT(text, HasSubstr("R2 backend rollback by <@U0BOB>: running since 1m 15s ago"));
     EXPECT_THAT(reporter_.status(ds, {}, now), HasSubstr("No rollback is running."));
+}
+
+TEST_F(Messages, StatusShowsPodsServiceAndLockHolder) {
+    PodsCheck pods;
+    pods.deployment = "backend";
+    pods.pods = {PodState{"backend-7c9d-a1", "Running", true, 0, "", ""},
+                 PodState{"backend-7c9d-b2", "Running", false, 4, "CrashLoopBackOff", "OOMKilled"}};
+    std::vector<DeploymentStatus> ds{{"backend", deployment("backend", "e4d5c6b7", 3), "", pods}};
+    const auto now = std::chrono::system_clock::time_point{} + seconds(100000);
+    std::vector<ActiveRun> runs{{RequestId{"R2"},
+                                 "backend rollback",
+                                 UserId{"U0BOB"},
+                                 "running",
+                                 now - seconds(75),
+                                 "backend"}};
+    const ServiceNow service{HealthCheck{false, 503, milliseconds(12), "503"},
+                             MetricReading{0.27, "0.27"}};
+    EXPECT_EQ(reporter_.status(ds, runs, now, service),
+              "📋 *rollbot status* — namespace preskool\n"
+              "• *backend*: e4d5c6b7 (revision 3, 2/2 ready, restarts 4) ⚠️ backend-7c9d-b2: "
+              "CrashLoopBackOff (4 restarts), OOMKilled\n"
+              "• ⚠️ Health: 503 in 12 ms\n"
+              "• ⚠️ Error rate: 27 % (threshold 10 %)\n"
+              "• ⏳ R2 backend rollback by <@U0BOB>: running since 1m 15s ago; holds backend\n");
+    // No data is unknown, never 0 %.
+    const ServiceNow no_data{std::nullopt, MetricReading{std::nullopt, "no data: empty result"}};
+    EXPECT_THAT(reporter_.status(ds, {}, now, no_data),
+                HasSubstr("• ❔ Error rate: unknown — no data: empty result (threshold 10 %)"));
 }
 
 TEST_F(Messages, UsageErrorAndRefusal) {
