@@ -196,9 +196,8 @@ boost::asio::awaitable<core::PodsCheck> KubectlRunbook::observe_pods(std::string
     if (events) {
         check.warnings = parse_warning_events(*events, deployment + "-" + hash);
     } else {
-        log_->warn("runbook.events_unreadable deployment={} error={}",
-                   deployment,
-                   events.error().message);
+        log_->warn(
+            "runbook.events_unreadable deployment={} error={}", deployment, events.error().message);
     }
     co_return check;
 }

@@ -261,13 +261,15 @@ core::Step replicasets_step(const core::Settings& settings, std::string_view nam
 core::Step pods_step(const core::Settings& settings,
                      std::string_view name,
                      std::string_view pod_template_hash) {
-    return json_read(
-        settings, {"get", "pods", "-l", "pod-template-hash=" + std::string(pod_template_hash)}, name);
+    return json_read(settings,
+                     {"get", "pods", "-l", "pod-template-hash=" + std::string(pod_template_hash)},
+                     name);
 }
 
 core::Step warning_events_step(const core::Settings& settings, std::string_view name) {
-    return json_read(
-        settings, {"get", "events", "--field-selector", "type=Warning,involvedObject.kind=Pod"}, name);
+    return json_read(settings,
+                     {"get", "events", "--field-selector", "type=Warning,involvedObject.kind=Pod"},
+                     name);
 }
 
 core::Result<core::Plan> plan_rollback(const core::Settings& s,

@@ -43,8 +43,13 @@ int baseline_restarts(const PodsCheck& baseline, const std::string& pod) {
 
 std::string minutes_ago(std::chrono::system_clock::time_point at,
                         std::chrono::system_clock::time_point now) {
-    const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(now - at).count();
-    return fmt::format("{} min ago", std::max<long long>(minutes, 0));
+    const auto minutes =
+        std::max<long long>(std::chrono::duration_cast<std::chrono::minutes>(now - at).count(), 0);
+    constexpr long long kPerHour = 60;
+    if (minutes < 2 * kPerHour) {
+        return fmt::format("{} min ago", minutes);
+    }
+    return fmt::format("{} h ago", minutes / kPerHour);
 }
 
 bool healthy(const std::optional<HealthCheck>& health) {
@@ -70,9 +75,9 @@ int pod_problems(const std::vector<PodsCheck>& checks) {
 
 std::string failing_signal(const PodsCheck& baseline, const PodsCheck& now) {
     for (const auto& pod : now.pods) {
-        const bool stuck = std::find(kFailingReasons.begin(),
-                                     kFailingReasons.end(),
-                                     pod.waiting_reason) != kFailingReasons.end();
+        const bool stuck =
+            std::find(kFailingReasons.begin(), kFailingReasons.end(), pod.waiting_reason) !=
+            kFailingReasons.end();
         const bool restarted = pod.restarts > baseline_restarts(baseline, pod.name);
         if (!stuck && !restarted) {
             continue;
@@ -101,10 +106,8 @@ Advice advise(const AdviceInput& input, const VerifySettings& settings) {
     for (const auto& [name, state] : input.deployments) {
         const auto at = deployed_at(state);
         if (!at) {
-            advice.unknown.push_back(
-                fmt::format("when {} {} was deployed (its rollout history is unreadable)",
-                            name,
-                            state.tag));
+            advice.unknown.push_back(fmt::format(
+                "when {} {} was deployed (its rollout history is unreadable)", name, state.tag));
             continue;
         }
         const bool is_recent = input.now - *at <= kRecentDeploy;
@@ -152,11 +155,11 @@ Advice advise(const AdviceInput& input, const VerifySettings& settings) {
     }
     if (input.health) {
         hurts = hurts || !input.health->healthy;
-        advice.evidence.push_back(fmt::format("{} health: {}",
-                                              input.health->healthy ? "✅" : "🔴",
-                                              input.health->detail.empty()
-                                                  ? std::string(input.health->healthy ? "2xx" : "failing")
-                                                  : input.health->detail));
+        advice.evidence.push_back(fmt::format(
+            "{} health: {}",
+            input.health->healthy ? "✅" : "🔴",
+            input.health->detail.empty() ? std::string(input.health->healthy ? "2xx" : "failing")
+                                         : input.health->detail));
     }
     advice.unknown.emplace_back(
         "data corruption: rollbot cannot measure it. If you see any, roll back now and restore "
@@ -212,8 +215,15 @@ Trend trend(const Verification& at_report,
         return known(before) && known(after) && *after.value > *before.value * kWorseFactor &&
                *after.value - *before.value > 1e-9;
     };
-    const bool worse = then.restored || rose(at_report.error_rate, now.error_rate) ||
-                       rose(at_report.p95, now.p95) ||
+    // A check that passed at the report and fails now, measured: "no data" alone is not worse
+    // (Prometheus may be what is down), it keeps the verdict at No change.
+    const double max_p95 = std::chrono::duration<double>(settings.max_p95_latency).count();
+    const bool measured_failure =
+        (known(now.error_rate) && *now.error_rate.value > settings.max_error_rate) ||
+        (known(now.p95) && *now.p95.value > max_p95) || (now.health && !now.health->healthy) ||
+        pod_problems(now.pods) > 0;
+    const bool worse = (then.restored && measured_failure) ||
+                       rose(at_report.error_rate, now.error_rate) || rose(at_report.p95, now.p95) ||
                        (healthy(at_report.health) && !healthy(now.health)) ||
                        pod_problems(now.pods) > pod_problems(at_report.pods);
     return worse ? Trend::Worse : Trend::NoChange;

@@ -1,8 +1,8 @@
 // rollbotd: the PreSkool ERP rollback daemon. The only file that knows every concrete class.
 #include "actions/curl_http_client.hpp"
-#include "actions/service_verifier.hpp"
 #include "actions/kubectl_runbook.hpp"
 #include "actions/posix_process_runner.hpp"
+#include "actions/service_verifier.hpp"
 #include "adapters/console/console_transport.hpp"
 #include "adapters/slack/socket_mode_transport.hpp"
 #include "adapters/slack/web_api.hpp"

@@ -466,8 +466,21 @@ asio::awaitable<void> Orchestrator::finish(RequestId id) {
         run.verdict = judge(*run.verification, deps_.settings.verify);
         run.incident_start = start.at;
         run.incident_note = std::move(start.note);
+        const auto now = deps_.clock.steady_now();
         if (run.verification->health && run.verification->health->healthy) {
-            run.marks.healthy = deps_.clock.steady_now();
+            run.marks.healthy = now;
+        }
+        // rollback.sh waits for its rollouts itself: its pods are healthy when rollbot sees them
+        // so.
+        const auto& checks = run.verification->pods;
+        const bool pods_healthy =
+            !checks.empty() && std::all_of(checks.begin(), checks.end(), [](const PodsCheck& c) {
+                return c.error.empty() && !c.pods.empty() &&
+                       c.ready() == static_cast<int>(c.pods.size()) && !c.crash_looping() &&
+                       !c.oom_killed() && !c.image_pull_failing();
+            });
+        if (!run.marks.rollout_done && run.state == RunState::Succeeded && pods_healthy) {
+            run.marks.rollout_done = now;
         }
     } else {
         run.after = co_await observe(names, id);
@@ -516,8 +529,7 @@ asio::awaitable<void> Orchestrator::finish(RequestId id) {
     co_await update_card(id, deps_.reporter.final_status(run));
     if (run.state == RunState::Succeeded && run.verification &&
         deps_.settings.verify.watch > Duration::zero()) {
-        spawn_background(watch_window(id, *run.verification, names, run.channel, thread),
-                         "watch");
+        spawn_background(watch_window(id, *run.verification, names, run.channel, thread), "watch");
     }
     locks_.release(id);
     runs_.erase(id);

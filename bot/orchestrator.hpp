@@ -104,8 +104,7 @@ private:
     boost::asio::awaitable<IncidentStart> incident_start(Plan plan,
                                                          std::chrono::system_clock::time_point at);
     /// The verification summary and the time table, in the report's thread.
-    boost::asio::awaitable<void> post_verification(RequestId id,
-                                                   std::optional<MessageTs> thread);
+    boost::asio::awaitable<void> post_verification(RequestId id, std::optional<MessageTs> thread);
     /// Follow-up summaries during `verify.watch`, then the trend's verdict.
     boost::asio::awaitable<void> watch_window(RequestId id,
                                               Verification at_report,

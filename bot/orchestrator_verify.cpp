@@ -69,8 +69,8 @@ asio::awaitable<Verification> Orchestrator::verify_now(std::vector<std::string> 
     co_return v;
 }
 
-asio::awaitable<StepResult> Orchestrator::run_then_stop_watch(
-    Step step, std::shared_ptr<RolloutWatch> watch) {
+asio::awaitable<StepResult> Orchestrator::run_then_stop_watch(Step step,
+                                                              std::shared_ptr<RolloutWatch> watch) {
     StepResult result = co_await deps_.runbook.run(std::move(step));
     watch->done = true;
     watch->timer.cancel();
@@ -162,14 +162,13 @@ asio::awaitable<void> Orchestrator::post_verification(RequestId id,
     }
     const auto rows = core::time_table(
         run.marks, deps_.settings.targets, run.incident_start, run.received_at, run.incident_note);
-    std::string text =
-        deps_.reporter.verification_summary(*run.verification, *run.verdict, deps_.settings.verify) +
-        "\n\n" + deps_.reporter.time_table(rows);
+    std::string text = deps_.reporter.verification_summary(
+                           *run.verification, *run.verdict, deps_.settings.verify) +
+                       "\n" + deps_.reporter.time_table(rows);
     OutboundMessage message{run.channel, std::move(thread), std::move(text)};
     auto posted = co_await outbox_.post(std::move(message), id.value + "/verification");
     if (!posted) {
-        deps_.log->warn(
-            "rollback.verification_queued id={} error={}", id, posted.error().message);
+        deps_.log->warn("rollback.verification_queued id={} error={}", id, posted.error().message);
     }
 }
 
@@ -200,18 +199,19 @@ asio::awaitable<void> Orchestrator::watch_window(RequestId id,
                     "`/rollback <deployment> <sha>`), or `/rollback advise` if this may not be "
                     "the deploy";
             }
-            record("watch",
-                   id,
-                   {},
-                   fmt::format("trend={} restored={}",
-                               log_quote(to_string(*final_trend)),
-                               verdict.restored));
+            record(
+                "watch",
+                id,
+                {},
+                fmt::format(
+                    "trend={} restored={}", log_quote(to_string(*final_trend)), verdict.restored));
         }
         const Duration next = last ? Duration::zero() : points[i + 1];
         std::string text = deps_.reporter.watch_update(
             at_report, now, points[i], next, final_trend, verdict, suggestion);
         OutboundMessage message{channel, thread, std::move(text)};
-        auto posted = co_await outbox_.post(std::move(message), fmt::format("{}/watch{}", id, i + 1));
+        auto posted =
+            co_await outbox_.post(std::move(message), fmt::format("{}/watch{}", id, i + 1));
         if (!posted) {
             deps_.log->warn("rollback.watch_queued id={} error={}", id, posted.error().message);
         }

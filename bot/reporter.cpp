@@ -234,8 +234,9 @@ std::string Reporter::final_report(const Run& run) const {
                            : "Follow the runbook by hand (Option 2: manual K8s) and check "
                              "/rollback status";
     if (!run.rollout_failure.empty()) {
-        next = "The revision rolled back to fails as well: pick an older known-good SHA from "
-               "/rollback history and run /rollback <deployment> <sha>";
+        next =
+            "The revision rolled back to fails as well: pick an older known-good SHA from "
+            "/rollback history and run /rollback <deployment> <sha>";
     }
     d.set("next_step", next);
     return renderer_.render("failed", d);

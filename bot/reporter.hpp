@@ -16,7 +16,6 @@
 
 namespace rollbot::core {
 
-
 /// `<@U…>` for a Slack user id (which renders as a mention), else the escaped text.
 [[nodiscard]] std::string mention(const UserId& user);
 /// The runbook's "Time elapsed: <N> minutes" value: "0.7 minutes", "12 minutes".

@@ -45,9 +45,9 @@ struct Run {
     std::vector<StepResult> results;  // one per step that ran, in order
     ClusterSnapshot after;
     std::map<std::string, std::string> unreadable;  // deployment -> why it could not be read
-    std::optional<Verification> verification;  // taken when the run ended, for the report
-    std::optional<Verdict> verdict;            // judge(verification): sets the Status line
-    std::string rollout_failure;               // what the crash-loop watch saw ("" = nothing)
+    std::optional<Verification> verification;       // taken when the run ended, for the report
+    std::optional<Verdict> verdict;                 // judge(verification): sets the Status line
+    std::string rollout_failure;                    // what the crash-loop watch saw ("" = nothing)
     std::optional<std::chrono::system_clock::time_point> incident_start;  // decision row
     std::string incident_note;  // where the incident start came from, for the time table
     RunState state = RunState::Running;

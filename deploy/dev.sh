@@ -63,6 +63,10 @@ run_demo() {
   local demo="$BUILD/demo"
   rm -rf "$demo" && mkdir -p "$demo"
   say "starting the demo: a simulated cluster in $demo, console chat on this terminal"
+  # The incident: the backend's current image (e4d5c6b7) crash-loops, health answers 503 and
+  # the error rate is 27 % until it is rolled back.
+  FAKE_KUBECTL_SCENARIO=incident "$BUILD/test/fakes/kubectl" --kubeconfig="$demo/cluster.json" \
+    get deployment backend -n preskool -o json >/dev/null
   "$BUILD/test/fakes/fake_erp" --port 18080 --cluster "$demo/cluster.json" >/dev/null &
   ERP_PID=$!
   trap 'kill "$ERP_PID" 2>/dev/null || true' EXIT

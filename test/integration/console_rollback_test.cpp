@@ -239,8 +239,7 @@ TEST_F(ConsoleRollback, StatusAndHelpRunNothing) {
     bot->write_stdin("/rollback\n/rollback status\n");
     bot->close_stdin();
     ASSERT_EQ(bot->wait_exit(kWait), 0);
-    EXPECT_THAT(bot->out(),
-                HasSubstr("*backend*: e4d5c6b7 (revision 3, 2/2 ready, restarts 0)"));
+    EXPECT_THAT(bot->out(), HasSubstr("*backend*: e4d5c6b7 (revision 3, 2/2 ready, restarts 0)"));
     EXPECT_THAT(bot->out(), HasSubstr("✅ Error rate: 0.4 % (threshold 10 %)"));
     EXPECT_THAT(bot->out(), ::testing::ContainsRegex("✅ Health: 200 in [0-9]+ ms"));
     EXPECT_THAT(bot->out(), HasSubstr("*frontend*: 5e6f7a8b (revision 2"));

@@ -113,6 +113,21 @@ TEST_F(SlackTransport, BackendRollbackEndsInRollbackExecuted) {
         }
     }
     ASSERT_TRUE(slack.wait_for_update("✅ done", kWait)) << "the request card is edited in place";
+    // The verification and the time table go into the report's own thread.
+    std::string executed_ts;
+    std::string verification_thread;
+    for (const auto& p : slack.posts()) {
+        if (p.text.find("ROLLBACK EXECUTED") != std::string::npos) {
+            executed_ts = p.ts;
+        }
+        if (p.text.find("Post-rollback verification") != std::string::npos) {
+            verification_thread = p.thread_ts;
+            EXPECT_THAT(p.text, HasSubstr("*Verdict:* ✅ Service restored"));
+            EXPECT_THAT(p.text, HasSubstr("⏱ *Time to rollback* (runbook targets)"));
+        }
+    }
+    ASSERT_FALSE(executed_ts.empty());
+    EXPECT_EQ(verification_thread, executed_ts);
 }
 
 TEST_F(SlackTransport, RefreshIsMakeBeforeBreakAndLosesNoCommand) {

@@ -16,7 +16,8 @@ std::string url_decode(std::string_view in) {
         if (in[i] == '+') {
             out += ' ';
         } else if (in[i] == '%' && i + 2 < in.size()) {
-            out += static_cast<char>(std::strtol(std::string(in.substr(i + 1, 2)).c_str(), nullptr, 16));
+            out += static_cast<char>(
+                std::strtol(std::string(in.substr(i + 1, 2)).c_str(), nullptr, 16));
             i += 2;
         } else {
             out += in[i];
@@ -59,11 +60,10 @@ FakeResponse prometheus_answer(const FakeRequest& request, const FakeMetrics& me
     const std::string_view target = request.target;
     const auto qmark = target.find('?');
     const std::string_view path = target.substr(0, qmark);
-    const std::string form = request.method == "POST"
-                                 ? request.body
-                                 : std::string(qmark == std::string_view::npos
-                                                   ? std::string_view()
-                                                   : target.substr(qmark + 1));
+    const std::string form = request.method == "POST" ? request.body
+                                                      : std::string(qmark == std::string_view::npos
+                                                                        ? std::string_view()
+                                                                        : target.substr(qmark + 1));
     const std::string promql = form_value(form, "query");
     std::optional<std::string> value;
     if (promql.find("http_req_failed") != std::string::npos) {
@@ -86,8 +86,9 @@ FakeResponse prometheus_answer(const FakeRequest& request, const FakeMetrics& me
         }
         if (promql.find("http_req_failed") != std::string::npos) {
             const double rise =
-                metrics.rise ? std::chrono::duration<double>(metrics.rise->time_since_epoch()).count()
-                             : end + 1;
+                metrics.rise
+                    ? std::chrono::duration<double>(metrics.rise->time_since_epoch()).count()
+                    : end + 1;
             json values = json::array();
             for (double t = start; t <= end; t += step) {
                 values.push_back(json::array({t, t >= rise ? "0.27" : "0.004"}));
@@ -95,7 +96,8 @@ FakeResponse prometheus_answer(const FakeRequest& request, const FakeMetrics& me
             result.push_back({{"metric", json::object()}, {"values", values}});
         }
         return json_response(
-            200, json{{"status", "success"}, {"data", {{"resultType", "matrix"}, {"result", result}}}});
+            200,
+            json{{"status", "success"}, {"data", {{"resultType", "matrix"}, {"result", result}}}});
     }
     if (value) {
         result.push_back({{"metric", json::object()}, {"value", json::array({now, *value})}});

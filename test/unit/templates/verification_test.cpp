@@ -199,5 +199,98 @@ TEST_F(VerificationMessage, TimeTableNotesAreEscapedAndOddTargetsReadable) {
               "alert\n");
 }
 
+TEST_F(VerificationMessage, WatchFollowUpShowsTheTrendSinceTheReport) {
+    const Verification at_report = restored_service();
+    Verification now = restored_service();
+    now.error_rate = MetricReading{0.012, ""};
+    now.p95 = MetricReading{0.41, ""};
+    const auto text = reporter_.watch_update(
+        at_report, now, minutes(2), minutes(5), std::nullopt, judge(now, settings_.verify), "");
+    EXPECT_EQ(text,
+              "👀 *Watch +2.0 min* after ROLLBACK EXECUTED\n"
+              "✅ Error rate: 1.2 % ↓ (at the report 4.8 %; threshold 10 %)\n"
+              "✅ p95 latency: 410 ms → (at the report 400 ms; threshold 2 s)\n"
+              "✅ Health: 200 in 35 ms\n"
+              "✅ Pods *backend*: 2 of 2 ready, restarts 0, OOMKills 0, crash-looping 0\n"
+              "Next check at +5.0 min.\n");
+}
+
+TEST_F(VerificationMessage, LastWatchFollowUpGivesTheVerdictAndSuggestsNeverRuns) {
+    const Verification at_report = restored_service();
+    Verification now = restored_service();
+    now.error_rate = MetricReading{0.31, ""};
+    now.health = HealthCheck{false, 503, milliseconds(9), "503"};
+    const Verdict verdict = judge(now, settings_.verify);
+    const auto text = reporter_.watch_update(at_report,
+                                             now,
+                                             minutes(10),
+                                             minutes(0),
+                                             trend(at_report, now, settings_.verify),
+                                             verdict,
+                                             "roll back further");
+    EXPECT_THAT(text,
+                HasSubstr("⚠️ Error rate: 31 % ↑ (at the report 4.8 %; threshold 10 %)\n"));
+    EXPECT_THAT(text,
+                HasSubstr("*Watch verdict:* 🔴 Worse\n"
+                          "• health: 503 in 9 ms\n"
+                          "• error rate 31 % is above the 10 % threshold\n"
+                          "*Suggested next step* (rollbot does not run it by itself): roll back "
+                          "further\n"));
+    EXPECT_THAT(text, Not(HasSubstr("Next check")));
+}
+
+TEST_F(VerificationMessage, NoDataInTheWatchIsUnknownNotZero) {
+    const Verification at_report = restored_service();
+    Verification now = restored_service();
+    now.error_rate = MetricReading{std::nullopt, "no data: NaN"};
+    const auto text = reporter_.watch_update(at_report,
+                                             now,
+                                             minutes(10),
+                                             minutes(0),
+                                             trend(at_report, now, settings_.verify),
+                                             judge(now, settings_.verify),
+                                             "");
+    EXPECT_THAT(text, HasSubstr("❔ Error rate: unknown — no data: NaN ? (at the report 4.8 %"));
+    // Unknown is not a pass (so not Recovered), and not measured worse either (Prometheus may be
+    // what is down): No change, with the reason listed.
+    EXPECT_THAT(text,
+                HasSubstr("*Watch verdict:* 🟡 No change\n"
+                          "• error rate unknown (no data: NaN): not counted as passing\n"));
+    EXPECT_THAT(text, Not(HasSubstr("Error rate: 0 %")));
+}
+
+TEST_F(VerificationMessage, AdviceRollbackNow) {
+    Advice a;
+    a.kind = AdviceKind::RollbackNow;
+    a.evidence = {"🆕 backend e4d5c6b7: deployed 40 min ago (revision 3)",
+                  "🔴 error rate 27 % (above the 10 % threshold)"};
+    a.unknown = {"data corruption: ask"};
+    a.command = "/rollback backend";
+    EXPECT_EQ(reporter_.advice(a),
+              "🧭 *Roll back or hotfix?* The runbook's \"When to Rollback vs. Hotfix\", on what "
+              "rollbot can measure now\n"
+              "🔴 *ROLLBACK NOW*: a deploy in the last 2 hours and the service is hurting. Don't "
+              "debate: roll back first.\n"
+              "*Evidence*\n"
+              "🆕 backend e4d5c6b7: deployed 40 min ago (revision 3)\n"
+              "🔴 error rate 27 % (above the 10 % threshold)\n"
+              "*Not measured*\n"
+              "❔ data corruption: ask\n"
+              "Run: `/rollback backend --reason …`\n");
+}
+
+TEST_F(VerificationMessage, AdviceHotfixAndUnrelated) {
+    Advice a;
+    a.kind = AdviceKind::ProbablyHotfix;
+    a.command = "/rollback backend";
+    EXPECT_THAT(reporter_.advice(a), HasSubstr("🟡 *Probably a hotfix*"));
+    EXPECT_THAT(reporter_.advice(a), HasSubstr("If you roll back, run: `/rollback backend"));
+    a.kind = AdviceKind::NotDeploymentRelated;
+    a.command.clear();
+    EXPECT_THAT(reporter_.advice(a), HasSubstr("⚪ *Not deployment-related*"));
+    EXPECT_THAT(reporter_.advice(a), HasSubstr("incident-response-plan.md (Contain phase)"));
+    EXPECT_THAT(reporter_.advice(a), Not(HasSubstr("run:")));
+}
+
 }  // namespace
 }  // namespace rollbot::core
