@@ -184,6 +184,29 @@ TEST_F(ConsoleVerify, ReadCommandsShowTheIncidentAndChangeNothing) {
     }
 }
 
+TEST_F(ConsoleVerify, VerifyNamesOomKillsAndImagePullErrors) {
+    edit_cluster([](json& s) {
+        s["bad_images"]["e4d5c6b7"] = "oomkilled";
+        s["bad_images"]["5e6f7a8b"] = "imagepull";
+    });
+    auto bot = start();
+    bot->write_stdin("/rollback verify\n");
+    ASSERT_TRUE(bot->wait_for_stdout("*Verdict:*", kWait));
+    ASSERT_TRUE(bot->wait_for_stdout("OOMKilled\n", kWait));
+    const std::string out = bot->out();
+    EXPECT_THAT(out,
+                HasSubstr("⚠️ Pods *backend*: 0 of 1 ready, restarts 3, OOMKills 1, "
+                          "crash-looping 1"));
+    EXPECT_THAT(out,
+                HasSubstr("⚠️ Pods *frontend*: 0 of 1 ready, restarts 0, OOMKills 0, "
+                          "crash-looping 0, image pull failing 1"));
+    EXPECT_THAT(out, HasSubstr("*Verdict:* 🔴 Still investigating"));
+    EXPECT_THAT(out, ContainsRegex("• frontend-[a-z0-9]+-[a-z0-9]+: ImagePullBackOff"));
+    EXPECT_THAT(out,
+                ContainsRegex("• backend-[a-z0-9]+-[a-z0-9]+: CrashLoopBackOff \\(3 restarts\\), "
+                              "OOMKilled"));
+}
+
 TEST_F(ConsoleVerify, AdviseWithoutARecentDeployIsNotDeploymentRelated) {
     edit_cluster([](json& s) {
         s["deployments"]["backend"]["replicasets"][2]["created"] = "2020-01-01T00:00:00Z";
