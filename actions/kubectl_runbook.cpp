@@ -191,6 +191,7 @@ boost::asio::awaitable<core::PodsCheck> KubectlRunbook::observe_pods(std::string
         co_return check;
     }
     check = parse_pods(deployment, *pods, hash);
+    check.revision = *state;
     // Events only back up the pods' own fields: without them the check still stands.
     auto events = co_await read(warning_events_step(settings_, deployment));
     if (events) {

@@ -75,6 +75,9 @@ std::optional<double> sample_value(const json& pair) {
 }
 
 std::optional<TimePoint> sample_time(const json& pair) {
+    if (!pair.is_array() || pair.empty() || !pair[0].is_number()) {
+        return std::nullopt;
+    }
     const double seconds = pair[0].get<double>();
     if (!std::isfinite(seconds) || std::fabs(seconds) > 1e11) {
         return std::nullopt;
@@ -236,15 +239,28 @@ std::optional<TimePoint> first_crossing_in(std::string_view body, double thresho
         if (values == nullptr || !values->is_array()) {
             continue;
         }
+        // The start of this series' last run above the threshold: an earlier spike that ended
+        // is not this incident. NaN and ±Inf (no traffic, x/0) neither start nor end a run.
+        std::optional<TimePoint> run_start;
+        bool above = false;
         for (const auto& pair : *values) {
             const auto value = sample_value(pair);
-            if (!value || !std::isfinite(*value) || *value <= threshold) {
+            if (!value || !std::isfinite(*value)) {
                 continue;
             }
             const auto at = sample_time(pair);
-            if (at && (!first || *at < *first)) {
-                first = at;
+            if (!at) {
+                continue;
             }
+            if (*value <= threshold) {
+                above = false;
+            } else if (!above) {
+                above = true;
+                run_start = at;
+            }
+        }
+        if (run_start && (!first || *run_start < *first)) {
+            first = run_start;
         }
     }
     return first;

@@ -26,8 +26,11 @@ enum class Worst {
                                                       std::string_view body,
                                                       Worst worst);
 
-/// Pure: the earliest sample above `threshold` over every series of a `/api/v1/query_range`
-/// answer (a matrix). NaN and ±Inf samples never cross; none, or a malformed body → nullopt.
+/// Pure: when the error rate crossed `threshold` in a `/api/v1/query_range` answer (a matrix):
+/// per series the first sample of its last run above the threshold (an earlier spike that ended
+/// does not count; a series above from its first sample gives that sample), the earliest over
+/// all series. NaN and ±Inf samples neither start nor end a run; none, or a malformed body →
+/// nullopt.
 [[nodiscard]] std::optional<std::chrono::system_clock::time_point> first_crossing_in(
     std::string_view body, double threshold);
 

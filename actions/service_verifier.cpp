@@ -8,13 +8,15 @@ namespace {
 // Two hours at this step is 240 samples: fine-grained enough for a decision measured in minutes,
 // and far below Prometheus' 11,000-point limit for one range query.
 constexpr std::chrono::seconds kRangeStep{30};
+// Each check is bounded so the report follows the last step within seconds, whatever is down.
+constexpr std::chrono::seconds kCheckTimeout{5};
 
 }  // namespace
 
 ServiceVerifier::ServiceVerifier(core::HttpClient& http, const core::VerifySettings& settings)
     : settings_(settings),
-      health_(http, settings.health_url),
-      prometheus_(http, settings.prometheus_url) {}
+      health_(http, settings.health_url, kCheckTimeout),
+      prometheus_(http, settings.prometheus_url, kCheckTimeout) {}
 
 boost::asio::awaitable<core::HealthCheck> ServiceVerifier::check_health() {
     co_return co_await health_.check_health();

@@ -27,6 +27,8 @@ constexpr auto kRecentDeploy = std::chrono::hours(2);
 // A metric "rose" when it is this much above its value at the report; smaller moves are noise.
 constexpr double kWorseFactor = 1.2;
 constexpr double kArrowFactor = 0.1;
+constexpr double kErrorRateNoise = 0.005;  // half a percentage point
+constexpr double kLatencyNoise = 0.05;     // 50 ms
 
 bool known(const MetricReading& reading) {
     return reading.value && std::isfinite(*reading.value);
@@ -59,6 +61,16 @@ bool healthy(const std::optional<HealthCheck>& health) {
 bool pods_failing(const PodsCheck& check) {
     return check.error.empty() &&
            (check.crash_looping() || check.oom_killed() || check.image_pull_failing());
+}
+
+int restarts(const std::vector<PodsCheck>& checks) {
+    int n = 0;
+    for (const auto& check : checks) {
+        for (const auto& pod : check.pods) {
+            n += pod.restarts;
+        }
+    }
+    return n;
 }
 
 int pod_problems(const std::vector<PodsCheck>& checks) {
@@ -165,8 +177,14 @@ Advice advise(const AdviceInput& input, const VerifySettings& settings) {
         "data corruption: rollbot cannot measure it. If you see any, roll back now and restore "
         "from backup (backup-recovery-runbook.md)");
 
+    const bool deploys_unknown =
+        std::any_of(input.deployments.begin(),
+                    input.deployments.end(),
+                    [](const auto& d) { return !deployed_at(d.second); }) ||
+        !input.unreadable.empty();
     if (recent.empty()) {
-        advice.kind = AdviceKind::NotDeploymentRelated;
+        // Unknown is never "no deploy": it cannot rule the deployment out.
+        advice.kind = deploys_unknown ? AdviceKind::CannotTell : AdviceKind::NotDeploymentRelated;
     } else if (hurts) {
         advice.kind = AdviceKind::RollbackNow;
         advice.command = recent.size() == 1 ? fmt::format("/rollback {}", recent.front())
@@ -187,6 +205,8 @@ std::string_view to_string(AdviceKind kind) {
             return "probably_hotfix";
         case AdviceKind::NotDeploymentRelated:
             return "not_deployment_related";
+        case AdviceKind::CannotTell:
+            return "cannot_tell";
     }
     return "?";
 }
@@ -211,9 +231,10 @@ Trend trend(const Verification& at_report,
     if (current.restored) {
         return Trend::Recovered;
     }
-    const auto rose = [](const MetricReading& before, const MetricReading& after) {
+    // Up by more than a fifth and by more than noise: 0 → 0.01 % is not "worse".
+    const auto rose = [](const MetricReading& before, const MetricReading& after, double noise) {
         return known(before) && known(after) && *after.value > *before.value * kWorseFactor &&
-               *after.value - *before.value > 1e-9;
+               *after.value - *before.value > noise;
     };
     // A check that passed at the report and fails now, measured: "no data" alone is not worse
     // (Prometheus may be what is down), it keeps the verdict at No change.
@@ -223,7 +244,9 @@ Trend trend(const Verification& at_report,
         (known(now.p95) && *now.p95.value > max_p95) || (now.health && !now.health->healthy) ||
         pod_problems(now.pods) > 0;
     const bool worse = (then.restored && measured_failure) ||
-                       rose(at_report.error_rate, now.error_rate) || rose(at_report.p95, now.p95) ||
+                       rose(at_report.error_rate, now.error_rate, kErrorRateNoise) ||
+                       rose(at_report.p95, now.p95, kLatencyNoise) ||
+                       restarts(now.pods) > restarts(at_report.pods) ||
                        (healthy(at_report.health) && !healthy(now.health)) ||
                        pod_problems(now.pods) > pod_problems(at_report.pods);
     return worse ? Trend::Worse : Trend::NoChange;

@@ -99,6 +99,7 @@ private:
     boost::asio::awaitable<StepResult> run_then_stop_watch(Step step,
                                                            std::shared_ptr<RolloutWatch> watch);
     boost::asio::awaitable<void> watch_rollout(std::string deployment,
+                                               std::int64_t revision_before,
                                                std::shared_ptr<RolloutWatch> watch);
     /// When the incident began: the error rate's rise in the last 2 hours, else the deploy.
     boost::asio::awaitable<IncidentStart> incident_start(Plan plan,

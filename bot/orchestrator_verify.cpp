@@ -78,6 +78,7 @@ asio::awaitable<StepResult> Orchestrator::run_then_stop_watch(Step step,
 }
 
 asio::awaitable<void> Orchestrator::watch_rollout(std::string deployment,
+                                                  std::int64_t revision_before,
                                                   std::shared_ptr<RolloutWatch> watch) {
     std::optional<PodsCheck> baseline;
     while (!watch->done) {
@@ -85,7 +86,10 @@ asio::awaitable<void> Orchestrator::watch_rollout(std::string deployment,
         if (watch->done) {
             break;
         }
-        if (now.error.empty()) {
+        // Until the controller moves the revision on, "current" is still the ReplicaSet being
+        // rolled back from: its crash loop is the incident, not a verdict on the target.
+        const bool switched = now.revision != 0 && now.revision != revision_before;
+        if (now.error.empty() && switched) {
             if (!baseline) {
                 baseline = now;  // restarts before the watch began are not this rollout's
             }
@@ -98,7 +102,7 @@ asio::awaitable<void> Orchestrator::watch_rollout(std::string deployment,
                 deps_.runbook.stop_waiting(deployment);
                 co_return;
             }
-        } else {
+        } else if (!now.error.empty()) {
             deps_.log->debug("rollout.watch_unreadable deployment={} error={}",
                              deployment,
                              log_quote(now.error));
@@ -110,9 +114,21 @@ asio::awaitable<void> Orchestrator::watch_rollout(std::string deployment,
 
 asio::awaitable<StepResult> Orchestrator::run_watched(Step step, RequestId id) {
     const std::string deployment = step.deployment;
+    std::int64_t revision_before = 0;
+    {
+        const auto& before = runs_.at(id).plan.before.deployments;
+        if (auto it = before.find(deployment); it != before.end()) {
+            revision_before = it->second.revision;
+        }
+    }
     auto watch = std::make_shared<RolloutWatch>(executor_);
-    StepResult result =
-        co_await (run_then_stop_watch(std::move(step), watch) && watch_rollout(deployment, watch));
+    StepResult result = co_await (run_then_stop_watch(std::move(step), watch) &&
+                                  watch_rollout(deployment, revision_before, watch));
+    if (!watch->failure.empty() && result.ok()) {
+        // The rollout finished before the kill landed: the verification will show the pods.
+        deps_.log->warn(
+            "rollout.failing_after_success id={} signal={}", id, log_quote(watch->failure));
+    }
     if (!watch->failure.empty() && !result.ok()) {
         Run& run = runs_.at(id);
         run.rollout_failure = watch->failure;
@@ -132,9 +148,17 @@ asio::awaitable<Orchestrator::IncidentStart> Orchestrator::incident_start(
     const auto rise = co_await deps_.verifier.error_rate_rise(at - kIncidentWindow, at);
     if (rise) {
         start.at = rise;
-        start.note = fmt::format("from the error-rate rise above {} at {}",
-                                 format_percent(deps_.settings.verify.max_error_rate),
-                                 utc_clock(*rise));
+        // A rise in the first sample of the look-back means "above since before it began".
+        const bool before_window = *rise - (at - kIncidentWindow) < std::chrono::minutes(1);
+        start.note = before_window
+                         ? fmt::format(
+                               "the error rate was already above {} at {}, the start of the 2-hour "
+                               "look-back: at least this long",
+                               format_percent(deps_.settings.verify.max_error_rate),
+                               utc_clock(*rise))
+                         : fmt::format("from the error-rate rise above {} at {}",
+                                       format_percent(deps_.settings.verify.max_error_rate),
+                                       utc_clock(*rise));
         co_return start;
     }
     // No rise in Prometheus (or no answer): the deploy being rolled back, the latest if several.

@@ -41,8 +41,10 @@ Data pods_line(const PodsCheck& check) {
         crash_loops += pod_crash_looping(pod) ? 1 : 0;
         image_pull += pod_image_pull_failing(pod) ? 1 : 0;
     }
-    // Same rule as judge(): a pod with a problem fails the check, a merely unready one does not.
-    d.set("icon", icon(ooms + crash_loops + image_pull == 0 ? kPass : kFail));
+    // Same rule as judge(): every pod ready and none with a problem, and at least one pod.
+    const bool passes = ooms + crash_loops + image_pull == 0 && !check.pods.empty() &&
+                        ready == static_cast<int>(check.pods.size());
+    d.set("icon", icon(passes ? kPass : kFail));
     d.set("ready", std::to_string(ready));
     d.set("total", std::to_string(check.pods.size()));
     d.set("restarts", std::to_string(restarts));
@@ -204,6 +206,7 @@ std::string Reporter::advice(const Advice& advice) const {
     d.set("now", advice.kind == AdviceKind::RollbackNow);
     d.set("hotfix", advice.kind == AdviceKind::ProbablyHotfix);
     d.set("unrelated", advice.kind == AdviceKind::NotDeploymentRelated);
+    d.set("cannot_tell", advice.kind == AdviceKind::CannotTell);
     const auto lines = [](const std::vector<std::string>& texts) {
         Data list{Data::type::list};
         for (const auto& text : texts) {

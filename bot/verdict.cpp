@@ -64,9 +64,16 @@ void judge_pods(const PodsCheck& check, std::vector<std::string>& reasons) {
             "pods of {} unreadable ({}): not counted as passing", check.deployment, check.error));
         return;
     }
+    if (check.pods.empty()) {
+        reasons.push_back(
+            fmt::format("no pods of {}'s current ReplicaSet are running", check.deployment));
+        return;
+    }
     for (const auto& pod : check.pods) {
         if (auto problem = pod_problem(pod); !problem.empty()) {
             reasons.push_back(fmt::format("{}: {}", pod.name, problem));
+        } else if (!pod.ready) {
+            reasons.push_back(fmt::format("{}: not ready", pod.name));
         }
     }
 }

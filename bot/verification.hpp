@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -47,6 +48,7 @@ struct PodsCheck {
     std::vector<PodState> pods;
     std::vector<std::string> warnings;  // "BackOff: Back-off restarting failed container …"
     std::string error;                  // why the pods could not be read ("" = read)
+    std::int64_t revision = 0;          // the deployment revision whose ReplicaSet this is
     [[nodiscard]] bool crash_looping() const;  // CrashLoopBackOff, or restarts > 0
     [[nodiscard]] bool oom_killed() const;     // any lastState.terminated.reason == OOMKilled
     [[nodiscard]] bool image_pull_failing() const;
@@ -91,8 +93,9 @@ struct Verdict {
     bool operator==(const Verdict&) const = default;
 };
 
-/// Pure: the rollout finished, no pod crash-looping or OOM-killed, health 2xx, error rate known
-/// and ≤ verify.max_error_rate, p95 known and ≤ verify.max_p95_latency.
+/// Pure: the rollout finished, the current ReplicaSet has pods and every one is ready, none
+/// crash-looping, OOM-killed or failing to pull, health 2xx, error rate known and
+/// ≤ verify.max_error_rate, p95 known and ≤ verify.max_p95_latency.
 [[nodiscard]] Verdict judge(const Verification& v, const VerifySettings& settings);
 
 /// One row of the runbook's time-to-rollback table.
@@ -138,6 +141,7 @@ enum class AdviceKind {
     RollbackNow,           // a deploy in the last 2 hours and it hurts: roll back, no debate
     ProbablyHotfix,        // a recent deploy, no hard criterion met: hotfix if P2/P3 and < 20 min
     NotDeploymentRelated,  // no deploy in the last 2 hours: incident-response-plan.md
+    CannotTell,            // no recent deploy seen, but some deploy times could not be read
 };
 
 [[nodiscard]] std::string_view to_string(AdviceKind kind);

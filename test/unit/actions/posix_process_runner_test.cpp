@@ -146,6 +146,26 @@ asio::awaitable<std::tuple<Result<ProcessOutput>, Result<ProcessOutput>>> run_bo
     co_return co_await (runner->run(std::move(a)) && runner->run(std::move(b)));
 }
 
+// Reads the ready line, then cancels only the children of `group`.
+asio::awaitable<void> cancel_group_when_ready(PosixProcessRunner* runner,
+                                              int fd,
+                                              std::string group) {
+    asio::posix::stream_descriptor ready(co_await asio::this_coro::executor, ::dup(fd));
+    std::string line;
+    auto r = co_await asio::async_read_until(
+        ready, asio::dynamic_buffer(line), '\n', asio::as_tuple(asio::use_awaitable));
+    EXPECT_FALSE(std::get<0>(r)) << std::get<0>(r).message();
+    runner->cancel_group(group);
+}
+
+asio::awaitable<std::tuple<Result<ProcessOutput>, Result<ProcessOutput>>> run_both_cancel_one(
+    PosixProcessRunner* runner, ProcessSpec a, ProcessSpec b, int ready_fd) {
+    // T && void gives T; (T && U) && void does not compile in Boost 1.81, hence the nesting.
+    co_return co_await (
+        runner->run(std::move(a)) &&
+        (runner->run(std::move(b)) && cancel_group_when_ready(runner, ready_fd, "wait/backend")));
+}
+
 class PosixProcessRunnerTest : public ::testing::Test {
 protected:
     Result<ProcessOutput> run(ProcessSpec spec) {
@@ -328,6 +348,26 @@ TEST_F(PosixProcessRunnerTest, ChildIgnoringSigtermIsKilledAfterTheGrace) {
     EXPECT_LT(result->duration, 15s);
     ASSERT_FALSE(line.empty());
     EXPECT_TRUE(exits_within(std::stoi(line), 5s)) << "grandchild " << line;
+}
+
+TEST_F(PosixProcessRunnerTest, CancelGroupStopsOnlyThatGroup) {
+    ReadyLine ready(dir_);
+    auto waiting = spec_for({"bash", "-c", "echo up > \"$1\"; exec sleep 30", "_", ready.path()});
+    waiting.group = "wait/backend";
+    waiting.kill_grace = 500ms;
+    // Still running when the group is cancelled (it prints only after its second), never stopped.
+    auto other = spec_for({"bash", "-c", "sleep 1; echo finished"});
+    other.group = "wait/frontend";
+    auto [a, b] =
+        test::run_task(io_, run_both_cancel_one(&runner_, waiting, other, ready.fd()), 30s);
+    ASSERT_TRUE(a.has_value() && b.has_value());
+    EXPECT_TRUE(a->cancelled);
+    EXPECT_LT(a->duration, 15s);
+    EXPECT_FALSE(b->cancelled);
+    EXPECT_TRUE(b->success());
+    EXPECT_EQ(b->out, "finished\n");
+    runner_.cancel_group("");  // the empty group names nothing
+    EXPECT_EQ(runner_.running(), 0U);
 }
 
 TEST_F(PosixProcessRunnerTest, ChildExitingWithABackgroundJobHoldingStdoutDoesNotHang) {

@@ -229,6 +229,21 @@ TEST(PrometheusFirstCrossing, EqualToTheThresholdIsNotACrossing) {
     EXPECT_EQ(first_crossing_in(kRange, 0.09), at_ms(1795472180000));
 }
 
+TEST(PrometheusFirstCrossing, AnEarlierSpikeThatEndedIsNotTheIncident) {
+    constexpr std::string_view kSpikes =
+        R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[)"
+        R"([1795472000,"0.3"],[1795472060,"0.01"],[1795472120,"0.02"],[1795472180,"0.3"],)"
+        R"([1795472240,"NaN"],[1795472300,"0.4"]]}]}})";
+    EXPECT_EQ(first_crossing_in(kSpikes, 0.1), at_ms(1795472180000));
+}
+
+TEST(PrometheusFirstCrossing, AboveSinceTheWindowBeganGivesItsFirstSample) {
+    constexpr std::string_view kHigh =
+        R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[)"
+        R"([1795472000,"0.3"],[1795472060,"0.4"]]}]}})";
+    EXPECT_EQ(first_crossing_in(kHigh, 0.1), at_ms(1795472000000));
+}
+
 TEST(PrometheusFirstCrossing, NoneAboveIsNullopt) {
     EXPECT_EQ(first_crossing_in(kRange, 0.5), std::nullopt);
 }

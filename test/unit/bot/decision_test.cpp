@@ -189,12 +189,19 @@ TEST_F(Advise, NoDataIsUnknownNeverZeroAndDataCorruptionIsAlwaysAsked) {
     }
 }
 
+TEST_F(Advise, AnUnreadableDeploymentIsCannotTellEvenIfTheOtherIsOld) {
+    input_.deployments["backend"] = deployment("backend", "e4d5c6b7", 3, iso(kNow - hours(5)));
+    input_.deployments.erase("frontend");
+    input_.unreadable["frontend"] = "kubectl: timed out";
+    EXPECT_EQ(advise(input_, settings_).kind, AdviceKind::CannotTell);
+}
+
 TEST_F(Advise, UnreadableHistoryIsUnknown) {
     input_.deployments["backend"].history.clear();
     input_.unreadable["frontend"] = "kubectl: forbidden";
     input_.deployments.erase("frontend");
     const Advice a = advise(input_, settings_);
-    EXPECT_EQ(a.kind, AdviceKind::NotDeploymentRelated);
+    EXPECT_EQ(a.kind, AdviceKind::CannotTell) << "unknown deploy times never mean no deploy";
     EXPECT_THAT(a.unknown, ::testing::Contains(HasSubstr("when backend e4d5c6b7 was deployed")));
     EXPECT_THAT(a.unknown, ::testing::Contains("frontend: kubectl: forbidden"));
 }
@@ -226,6 +233,23 @@ TEST(Trend, ErrorRateOrP95RisingByAFifthIsWorse) {
     const VerifySettings s;
     EXPECT_EQ(trend(reading(0.2, 0.4, true), reading(0.25, 0.4, true), s), Trend::Worse);
     EXPECT_EQ(trend(reading(0.2, 2.5, true), reading(0.2, 3.1, true), s), Trend::Worse);
+}
+
+TEST(Trend, NoiseAboveZeroIsNotWorse) {
+    const VerifySettings s;
+    auto before = reading(0.0, 3.0, true);  // p95 above its threshold: not restored
+    EXPECT_EQ(trend(before, reading(0.0001, 3.0, true), s), Trend::NoChange);
+    EXPECT_EQ(trend(before, reading(0.02, 3.0, true), s), Trend::Worse);
+}
+
+TEST(Trend, RestartsRisingIsWorse) {
+    const VerifySettings s;
+    auto before = reading(0.2, 0.4, true);
+    before.pods = {pods({pod("backend-a", 2)})};
+    auto now = before;
+    now.pods = {pods({pod("backend-a", 3)})};
+    EXPECT_EQ(trend(before, now, s), Trend::Worse);
+    EXPECT_EQ(trend(before, before, s), Trend::NoChange);
 }
 
 TEST(Trend, RestoredAtTheReportAndFailingNowIsWorse) {

@@ -119,6 +119,23 @@ TEST_F(VerdictJudge, OnePodWithSeveralProblemsIsOneReason) {
                 ElementsAre("backend-7d9f-a: CrashLoopBackOff (3 restarts), OOMKilled"));
 }
 
+TEST_F(VerdictJudge, AnUnreadyPodFails) {
+    auto v = healthy_service();
+    v.pods[0].pods[1].ready = false;
+    const auto verdict = judge(v, settings_);
+    EXPECT_FALSE(verdict.restored);
+    EXPECT_THAT(verdict.reasons, ElementsAre("backend-7d9f-b: not ready"));
+}
+
+TEST_F(VerdictJudge, NoPodsInTheCurrentReplicaSetFails) {
+    auto v = healthy_service();
+    v.pods[0].pods.clear();
+    const auto verdict = judge(v, settings_);
+    EXPECT_FALSE(verdict.restored);
+    EXPECT_THAT(verdict.reasons,
+                ElementsAre("no pods of backend's current ReplicaSet are running"));
+}
+
 TEST_F(VerdictJudge, ImagePullFailuresFail) {
     for (const char* reason : {"ImagePullBackOff", "ErrImagePull", "InvalidImageName"}) {
         auto v = healthy_service();

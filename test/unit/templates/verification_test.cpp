@@ -290,6 +290,9 @@ TEST_F(VerificationMessage, AdviceHotfixAndUnrelated) {
     EXPECT_THAT(reporter_.advice(a), HasSubstr("⚪ *Not deployment-related*"));
     EXPECT_THAT(reporter_.advice(a), HasSubstr("incident-response-plan.md (Contain phase)"));
     EXPECT_THAT(reporter_.advice(a), Not(HasSubstr("run:")));
+    a.kind = AdviceKind::CannotTell;
+    EXPECT_THAT(reporter_.advice(a), HasSubstr("❔ *Cannot tell*"));
+    EXPECT_THAT(reporter_.advice(a), Not(HasSubstr("Not deployment-related")));
 }
 
 }  // namespace
