@@ -43,17 +43,6 @@ int baseline_restarts(const PodsCheck& baseline, const std::string& pod) {
     return 0;  // a pod new since the baseline: every restart happened during the watch
 }
 
-std::string minutes_ago(std::chrono::system_clock::time_point at,
-                        std::chrono::system_clock::time_point now) {
-    const auto minutes =
-        std::max<long long>(std::chrono::duration_cast<std::chrono::minutes>(now - at).count(), 0);
-    constexpr long long kPerHour = 60;
-    if (minutes < 2 * kPerHour) {
-        return fmt::format("{} min ago", minutes);
-    }
-    return fmt::format("{} h ago", minutes / kPerHour);
-}
-
 bool healthy(const std::optional<HealthCheck>& health) {
     return health && health->healthy;
 }
@@ -66,9 +55,7 @@ bool pods_failing(const PodsCheck& check) {
 int restarts(const std::vector<PodsCheck>& checks) {
     int n = 0;
     for (const auto& check : checks) {
-        for (const auto& pod : check.pods) {
-            n += pod.restarts;
-        }
+        n += check.restarts();
     }
     return n;
 }
@@ -127,7 +114,7 @@ Advice advise(const AdviceInput& input, const VerifySettings& settings) {
                                               is_recent ? "🆕" : "•",
                                               name,
                                               state.tag,
-                                              minutes_ago(*at, input.now),
+                                              format_age(*at, input.now),
                                               state.revision));
         if (is_recent) {
             recent.push_back(name);

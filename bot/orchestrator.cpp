@@ -475,9 +475,7 @@ asio::awaitable<void> Orchestrator::finish(RequestId id) {
         const auto& checks = run.verification->pods;
         const bool pods_healthy =
             !checks.empty() && std::all_of(checks.begin(), checks.end(), [](const PodsCheck& c) {
-                return c.error.empty() && !c.pods.empty() &&
-                       c.ready() == static_cast<int>(c.pods.size()) && !c.crash_looping() &&
-                       !c.oom_killed() && !c.image_pull_failing();
+                return c.healthy();
             });
         if (!run.marks.rollout_done && run.state == RunState::Succeeded && pods_healthy) {
             run.marks.rollout_done = now;

@@ -308,16 +308,14 @@ std::string Reporter::status(const std::vector<DeploymentStatus>& deployments,
             x.set("ready", std::to_string(dep.state->ready));
             x.set("desired", std::to_string(dep.state->desired));
             if (dep.pods && dep.pods->error.empty()) {
-                int restarts = 0;
                 std::string problems;
                 for (const auto& pod : dep.pods->pods) {
-                    restarts += pod.restarts;
                     if (auto p = pod_problem(pod); !p.empty()) {
                         problems += (problems.empty() ? "" : "; ") + pod.name + ": " + p;
                     }
                 }
                 x.set("pods_known", true);
-                x.set("restarts", std::to_string(restarts));
+                x.set("restarts", std::to_string(dep.pods->restarts()));
                 if (!problems.empty()) {
                     x.set("problem", problems);
                 }

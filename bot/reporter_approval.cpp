@@ -162,19 +162,7 @@ namespace {
 
 std::string age_text(std::string_view created, std::chrono::system_clock::time_point now) {
     const auto at = parse_utc(created);
-    if (!at) {
-        return "age unknown";
-    }
-    const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(now - *at).count();
-    if (minutes < 120) {
-        return fmt::format("{} min ago", std::max<long long>(minutes, 0));
-    }
-    constexpr long long kMinutesPerHour = 60;
-    constexpr long long kMinutesPerDay = 24 * kMinutesPerHour;
-    if (minutes < 2 * kMinutesPerDay) {
-        return fmt::format("{} h ago", minutes / kMinutesPerHour);
-    }
-    return fmt::format("{} days ago", minutes / kMinutesPerDay);
+    return at ? format_age(*at, now) : std::string("age unknown");
 }
 
 }  // namespace

@@ -33,21 +33,16 @@ Data pods_line(const PodsCheck& check) {
         d.set("error", check.error);
         return d;
     }
-    int ready = 0, restarts = 0, ooms = 0, crash_loops = 0, image_pull = 0;
+    int ooms = 0, crash_loops = 0, image_pull = 0;
     for (const auto& pod : check.pods) {
-        ready += pod.ready ? 1 : 0;
-        restarts += pod.restarts;
         ooms += pod_oom_killed(pod) ? 1 : 0;
         crash_loops += pod_crash_looping(pod) ? 1 : 0;
         image_pull += pod_image_pull_failing(pod) ? 1 : 0;
     }
-    // Same rule as judge(): every pod ready and none with a problem, and at least one pod.
-    const bool passes = ooms + crash_loops + image_pull == 0 && !check.pods.empty() &&
-                        ready == static_cast<int>(check.pods.size());
-    d.set("icon", icon(passes ? kPass : kFail));
-    d.set("ready", std::to_string(ready));
+    d.set("icon", icon(check.healthy() ? kPass : kFail));  // judge()'s rule
+    d.set("ready", std::to_string(check.ready()));
     d.set("total", std::to_string(check.pods.size()));
-    d.set("restarts", std::to_string(restarts));
+    d.set("restarts", std::to_string(check.restarts()));
     d.set("ooms", std::to_string(ooms));
     d.set("crash_loops", std::to_string(crash_loops));
     d.set("image_pull", image_pull > 0);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 
 namespace rollbot::core {
 namespace {
@@ -85,6 +86,21 @@ std::optional<std::chrono::system_clock::time_point> parse_utc(std::string_view 
     }
     return std::chrono::sys_days{date} + std::chrono::hours{h} + std::chrono::minutes{mi} +
            std::chrono::seconds{s};
+}
+
+std::string format_age(std::chrono::system_clock::time_point at,
+                       std::chrono::system_clock::time_point now) {
+    constexpr long long kMinutesPerHour = 60;
+    constexpr long long kMinutesPerDay = 24 * kMinutesPerHour;
+    const long long minutes =
+        std::max<long long>(std::chrono::duration_cast<std::chrono::minutes>(now - at).count(), 0);
+    if (minutes < 2 * kMinutesPerHour) {
+        return std::to_string(minutes) + " min ago";
+    }
+    if (minutes < 2 * kMinutesPerDay) {
+        return std::to_string(minutes / kMinutesPerHour) + " h ago";
+    }
+    return std::to_string(minutes / kMinutesPerDay) + " days ago";
 }
 
 }  // namespace rollbot::core

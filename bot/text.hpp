@@ -25,6 +25,11 @@ namespace rollbot::core {
 /// nullopt when it does not read as one.
 [[nodiscard]] std::optional<std::chrono::system_clock::time_point> parse_utc(std::string_view text);
 
+/// How long ago `at` was, for people: "40 min ago" (under 2 h), "5 h ago" (under 2 days),
+/// "10 days ago"; a time in the future reads "0 min ago".
+[[nodiscard]] std::string format_age(std::chrono::system_clock::time_point at,
+                                     std::chrono::system_clock::time_point now);
+
 /// Text for inside a ``` block: a stray fence in it would end the block early.
 [[nodiscard]] std::string defuse_code_fences(std::string text);
 

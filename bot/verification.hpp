@@ -53,6 +53,9 @@ struct PodsCheck {
     [[nodiscard]] bool oom_killed() const;     // any lastState.terminated.reason == OOMKilled
     [[nodiscard]] bool image_pull_failing() const;
     [[nodiscard]] int ready() const;
+    [[nodiscard]] int restarts() const;  // summed over the pods
+    /// Read, at least one pod, every pod ready and none with a problem (what judge() asks).
+    [[nodiscard]] bool healthy() const;
     bool operator==(const PodsCheck&) const = default;
 };
 

@@ -16,6 +16,7 @@
 // the answers: {"health_code": 500, "error_rate": "NaN", "p95": null (empty vector)}.
 
 #include "test/fakes/cluster_state.hpp"
+#include "test/fakes/form.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -50,36 +51,6 @@ using Response = http::response<http::string_body>;
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kIdleTimeout{30};  // a client that stalls must not pin a session
-
-std::string url_decode(std::string_view in) {
-    std::string out;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '+') {
-            out += ' ';
-        } else if (in[i] == '%' && i + 2 < in.size()) {
-            out += static_cast<char>(
-                std::strtol(std::string(in.substr(i + 1, 2)).c_str(), nullptr, 16));
-            i += 2;
-        } else {
-            out += in[i];
-        }
-    }
-    return out;
-}
-
-// The value of `key` in an application/x-www-form-urlencoded string.
-std::optional<std::string> form_value(std::string_view form, std::string_view key) {
-    while (!form.empty()) {
-        const auto amp = form.find('&');
-        const std::string_view pair = form.substr(0, amp);
-        const auto eq = pair.find('=');
-        if (url_decode(pair.substr(0, eq)) == key) {
-            return eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
-        }
-        form = amp == std::string_view::npos ? std::string_view() : form.substr(amp + 1);
-    }
-    return std::nullopt;
-}
 
 Response reply(const Request& req, http::status status, std::string body, std::string_view type) {
     Response res{status, req.version()};

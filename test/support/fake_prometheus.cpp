@@ -1,5 +1,7 @@
 #include "test/support/fake_prometheus.hpp"
 
+#include "test/fakes/form.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -10,33 +12,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string url_decode(std::string_view in) {
-    std::string out;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '+') {
-            out += ' ';
-        } else if (in[i] == '%' && i + 2 < in.size()) {
-            out += static_cast<char>(
-                std::strtol(std::string(in.substr(i + 1, 2)).c_str(), nullptr, 16));
-            i += 2;
-        } else {
-            out += in[i];
-        }
-    }
-    return out;
-}
-
-std::string form_value(std::string_view form, std::string_view key) {
-    while (!form.empty()) {
-        const auto amp = form.find('&');
-        const std::string_view pair = form.substr(0, amp);
-        const auto eq = pair.find('=');
-        if (eq != std::string_view::npos && url_decode(pair.substr(0, eq)) == key) {
-            return url_decode(pair.substr(eq + 1));
-        }
-        form = amp == std::string_view::npos ? std::string_view() : form.substr(amp + 1);
-    }
-    return {};
+// The decoded value of `key`, "" when absent.
+std::string form_field(std::string_view form, std::string_view key) {
+    return fakes::form_value(form, key).value_or("");
 }
 
 FakeResponse json_response(int status, const json& body) {
@@ -64,7 +42,7 @@ FakeResponse prometheus_answer(const FakeRequest& request, const FakeMetrics& me
                                                       : std::string(qmark == std::string_view::npos
                                                                         ? std::string_view()
                                                                         : target.substr(qmark + 1));
-    const std::string promql = form_value(form, "query");
+    const std::string promql = form_field(form, "query");
     std::optional<std::string> value;
     if (promql.find("http_req_failed") != std::string::npos) {
         value = metrics.error_rate;
@@ -75,9 +53,9 @@ FakeResponse prometheus_answer(const FakeRequest& request, const FakeMetrics& me
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     json result = json::array();
     if (path == "/api/v1/query_range") {
-        const double start = std::atof(form_value(form, "start").c_str());
-        const double end = std::atof(form_value(form, "end").c_str());
-        const double step = std::atof(form_value(form, "step").c_str());
+        const double start = std::atof(form_field(form, "start").c_str());
+        const double end = std::atof(form_field(form, "end").c_str());
+        const double step = std::atof(form_field(form, "step").c_str());
         if (step <= 0 || end < start) {
             return json_response(400,
                                  json{{"status", "error"},

@@ -1,5 +1,6 @@
 // FakeSlackServer's HTTP side without the sockets: routing, argument decoding, auth, faults,
 // apps.connections.open tickets and response_urls (slack-socket-mode.md §1.1, §6.1, §6.3).
+#include "test/fakes/form.hpp"
 #include "test/support/fake_slack_workspace.hpp"
 
 #include <algorithm>
@@ -25,36 +26,6 @@ bool starts_with_ci(std::string_view text, std::string_view prefix) {
            });
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-std::string form_decode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '+') {
-            out.push_back(' ');
-        } else if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 &&
-                   hex_digit(text[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
-
 void decode_form_into(std::string_view form, std::map<std::string, std::string>& params) {
     while (!form.empty()) {
         const auto amp = form.find('&');
@@ -64,9 +35,9 @@ void decode_form_into(std::string_view form, std::map<std::string, std::string>&
             continue;
         }
         const auto eq = pair.find('=');
-        auto name = form_decode(pair.substr(0, eq));
+        auto name = fakes::form_decode(pair.substr(0, eq));
         params[std::move(name)] =
-            eq == std::string_view::npos ? std::string() : form_decode(pair.substr(eq + 1));
+            eq == std::string_view::npos ? std::string() : fakes::form_decode(pair.substr(eq + 1));
     }
 }
 
