@@ -15,8 +15,19 @@
 namespace rollbot::actions {
 
 Environment child_environment(const core::Settings& settings, char** daemon_env) {
-    static constexpr std::array<std::string_view, 8> kInherited{
-        "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "KUBECONFIG"};
+    // KUBERNETES_SERVICE_HOST/PORT: in a pod without a kubeconfig, kubectl finds the API
+    // server through them (with the service account token): without them it tries
+    // localhost:8080.
+    static constexpr std::array<std::string_view, 10> kInherited{"PATH",
+                                                                 "HOME",
+                                                                 "USER",
+                                                                 "LANG",
+                                                                 "LC_ALL",
+                                                                 "TZ",
+                                                                 "TMPDIR",
+                                                                 "KUBECONFIG",
+                                                                 "KUBERNETES_SERVICE_HOST",
+                                                                 "KUBERNETES_SERVICE_PORT"};
     Environment env;
     for (char** e = daemon_env; e != nullptr && *e != nullptr; ++e) {
         std::string_view entry(*e);

@@ -23,9 +23,13 @@ Orchestrator::Orchestrator(asio::any_io_executor executor, OrchestratorDeps deps
     : executor_(std::move(executor)),
       deps_(std::move(deps)),
       outbox_(executor_, deps_.chat, deps_.store, deps_.log),
-      idle_(executor_) {}
+      idle_(executor_, asio::steady_timer::time_point::max()) {}
 
 void Orchestrator::on_inbound(Inbound event) {
+    if (stopping_) {
+        deps_.log->info("inbound.dropped why=\"rollbot is stopping\"");
+        return;
+    }
     if (auto* cmd = std::get_if<SlashCommand>(&event)) {
         spawn(handle_command(std::move(*cmd), deps_.clock.steady_now()), "command");
         return;
@@ -74,7 +78,6 @@ void Orchestrator::task_done(const std::string& name, const std::exception_ptr& 
 
 asio::awaitable<void> Orchestrator::wait_idle() {
     while (active_ > 0) {
-        idle_.expires_at(asio::steady_timer::time_point::max());
         co_await idle_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }
@@ -88,6 +91,12 @@ std::optional<std::string> Orchestrator::take_locks(const RollbackRequest& reque
     const auto& by = busy->holder;
     const auto age = std::chrono::duration_cast<Duration>(deps_.clock.now() - by.since);
     return deps_.reporter.busy(busy->target, by.id, by.what, by.user, age);
+}
+
+void Orchestrator::count(std::string_view name, Metrics::LabelValues labels) {
+    if (deps_.metrics != nullptr) {
+        deps_.metrics->add(name, labels);
+    }
 }
 
 Result<RequestId> Orchestrator::next_request_id() {
@@ -134,20 +143,26 @@ asio::awaitable<void> Orchestrator::handle_command(SlashCommand cmd,
     auto parsed = parse_command(cmd.text);
     if (!parsed) {
         if (cmd.channel != deps_.settings.slack.incidents_channel) {
+            count("rollbot_commands_total", {"unknown", "wrong_channel"});
             co_await reply(cmd.reply,
                            deps_.reporter.refused("rollbot takes commands only in",
                                                   deps_.settings.slack.incidents_channel));
             co_return;
         }
+        count("rollbot_commands_total", {"unknown", "usage_error"});
         deps_.audit->info(
             "command.rejected user={} error={}", cmd.user, log_quote(parsed.error().message));
         co_await reply(cmd.reply, deps_.reporter.usage_error(parsed.error().message));
         co_return;
     }
     const Command command = *parsed;
+    const std::string kind = command.rollback ? std::string(to_string(command.rollback->action))
+                                              : std::string(to_string(command.kind));
     if (!co_await allowed(cmd, command.kind)) {
+        count("rollbot_commands_total", {kind, "refused"});
         co_return;
     }
+    std::string_view outcome = "answered";
     switch (command.kind) {
         case CommandKind::Overview:
             co_await show_status(std::move(cmd), true);
@@ -159,7 +174,7 @@ asio::awaitable<void> Orchestrator::handle_command(SlashCommand cmd,
             co_await show_status(std::move(cmd), false);
             break;
         case CommandKind::Rollback:
-            co_await rollback(std::move(cmd), command, received);
+            outcome = co_await rollback(std::move(cmd), command, received);
             break;
         case CommandKind::Cancel:
             co_await cancel(std::move(cmd), command);
@@ -177,6 +192,7 @@ asio::awaitable<void> Orchestrator::handle_command(SlashCommand cmd,
             co_await show_advice(std::move(cmd));
             break;
     }
+    count("rollbot_commands_total", {kind, std::string(outcome)});
 }
 
 asio::awaitable<bool> Orchestrator::allowed(SlashCommand cmd, CommandKind kind) {
@@ -285,29 +301,27 @@ asio::awaitable<void> Orchestrator::show_status(SlashCommand cmd, bool with_help
     co_await reply(cmd.reply, std::move(text));
 }
 
-asio::awaitable<void> Orchestrator::rollback(SlashCommand cmd,
-                                             Command command,
-                                             std::chrono::steady_clock::time_point received) {
+asio::awaitable<std::string_view> Orchestrator::rollback(
+    SlashCommand cmd, Command command, std::chrono::steady_clock::time_point received) {
     RollbackRequest request = *command.rollback;
     request.dry_run = request.dry_run || deps_.force_dry_run;
     if (!request.dry_run && deps_.settings.approval_for(request.action) != nullptr) {
         command.rollback = request;
-        co_await request_approval(std::move(cmd), std::move(command), received);
-        co_return;
+        co_return co_await request_approval(std::move(cmd), std::move(command), received);
     }
     auto new_id = next_request_id();
     if (!new_id) {
         co_await reply(cmd.reply,
                        deps_.reporter.refused(
                            "rollbot cannot write its state", std::nullopt, new_id.error().message));
-        co_return;
+        co_return "refused";
     }
     const RequestId id = *new_id;
     const LockHolder holder{id, describe(request), cmd.user, deps_.clock.now()};
     if (!request.dry_run) {
         if (auto busy = take_locks(request, holder)) {
             co_await reply(cmd.reply, std::move(*busy));
-            co_return;
+            co_return "busy";
         }
     }
     record("request",
@@ -321,7 +335,7 @@ asio::awaitable<void> Orchestrator::rollback(SlashCommand cmd,
     if (!plan) {
         locks_.release(id);
         co_await reply(cmd.reply, deps_.reporter.refused(plan.error().message));
-        co_return;
+        co_return "refused";
     }
     Run& run = runs_[id];
     run.id = id;
@@ -332,6 +346,7 @@ asio::awaitable<void> Orchestrator::rollback(SlashCommand cmd,
     run.marks.received = received;
     run.plan = std::move(*plan);
     co_await execute(id);
+    co_return request.dry_run ? "dry_run" : "ran";
 }
 
 asio::awaitable<ClusterSnapshot> Orchestrator::observe(std::vector<std::string> names,
@@ -484,6 +499,17 @@ asio::awaitable<void> Orchestrator::finish(RequestId id) {
         run.after = co_await observe(names, id);
     }
     run.marks.finished = deps_.clock.steady_now();
+    const std::string action(to_string(run.plan.request.action));
+    std::string outcome(to_string(run.state));
+    if (run.state == RunState::Succeeded) {
+        outcome = run.restored() ? "restored" : "not_restored";
+    }
+    std::replace(outcome.begin(), outcome.end(), ' ', '_');  // "no change" -> no_change
+    count("rollbot_runs_total", {action, outcome});
+    if (deps_.metrics != nullptr) {
+        const std::chrono::duration<double> took = *run.marks.finished - run.marks.received;
+        deps_.metrics->observe("rollbot_run_duration_seconds", {action}, took.count());
+    }
     // The report is stored before the run is recorded as finished: a restart in between
     // delivers it, and never reports the run as interrupted.
     OutboundMessage message{run.channel, std::nullopt, deps_.reporter.final_report(run)};

@@ -6,6 +6,7 @@
 #include "bot/clock.hpp"
 #include "bot/command.hpp"
 #include "bot/lock_table.hpp"
+#include "bot/metrics.hpp"
 #include "bot/outbox.hpp"
 #include "bot/reporter.hpp"
 #include "bot/run.hpp"
@@ -39,6 +40,7 @@ struct OrchestratorDeps {
     std::shared_ptr<spdlog::logger> log;
     std::shared_ptr<spdlog::logger> audit;
     bool force_dry_run = false;  // rollbotd --dry-run: every rollback is a dry run
+    Metrics* metrics = nullptr;  // commands, approvals and runs are counted here when set
 };
 
 /// Takes commands from the chat, checks who and where, and runs rollbacks one per target.
@@ -53,6 +55,16 @@ public:
 
     void on_inbound(Inbound event) override;
     boost::asio::awaitable<void> wait_idle() override;
+
+    /// SIGTERM/SIGINT, once the transport has stopped taking input: tells the channel what is
+    /// pending (when anything is), gives running commands `grace` to finish, then stops their
+    /// steps (process groups killed) and lets them report, and drains the outbox for up to
+    /// `flush`. Pending approvals stay stored and resume after the restart.
+    boost::asio::awaitable<void> shutdown(std::string why, Duration grace, Duration flush);
+    [[nodiscard]] bool stopping() const { return stopping_; }
+    /// Open approvals and runs in progress, for /metrics.
+    [[nodiscard]] std::size_t pending_approvals() const { return approvals_.size(); }
+    [[nodiscard]] std::size_t running() const { return runs_.size(); }
 
     /// Messages stored and not yet delivered (reports waiting for Slack).
     [[nodiscard]] std::size_t outbox_depth() const { return outbox_.depth(); }
@@ -75,9 +87,10 @@ private:
                                                     std::string text);
     boost::asio::awaitable<void> show_status(SlashCommand cmd, bool with_help);
     boost::asio::awaitable<void> show_history(SlashCommand cmd, Command command);
-    boost::asio::awaitable<void> rollback(SlashCommand cmd,
-                                          Command command,
-                                          std::chrono::steady_clock::time_point received);
+    /// What came of it, for rollbot_commands_total: ran, dry_run, approval_requested, busy,
+    /// refused.
+    boost::asio::awaitable<std::string_view> rollback(
+        SlashCommand cmd, Command command, std::chrono::steady_clock::time_point received);
     boost::asio::awaitable<void> execute(RequestId id);
     boost::asio::awaitable<ClusterSnapshot> observe(std::vector<std::string> names, RequestId id);
     boost::asio::awaitable<void> finish(RequestId id);
@@ -126,9 +139,8 @@ private:
         std::chrono::steady_clock::time_point received;
         std::shared_ptr<boost::asio::steady_timer> timer;
     };
-    boost::asio::awaitable<void> request_approval(SlashCommand cmd,
-                                                  Command command,
-                                                  std::chrono::steady_clock::time_point received);
+    boost::asio::awaitable<std::string_view> request_approval(
+        SlashCommand cmd, Command command, std::chrono::steady_clock::time_point received);
     boost::asio::awaitable<Result<Plan>> resolve_plan(RollbackRequest request, RequestId id);
     boost::asio::awaitable<void> handle_reaction(ReactionEvent event);
     boost::asio::awaitable<Result<Reactor>> reactor_for(UserId user, ApprovalPolicy policy);
@@ -153,6 +165,8 @@ private:
                 const std::string& detail);
 
     [[nodiscard]] Result<RequestId> next_request_id();
+    /// Adds 1 to a counter when metrics are attached.
+    void count(std::string_view name, Metrics::LabelValues labels);
     /// Takes the request's targets, or says who holds them (the text for the requester).
     [[nodiscard]] std::optional<std::string> take_locks(const RollbackRequest& request,
                                                         const LockHolder& holder);
@@ -163,7 +177,13 @@ private:
     Outbox outbox_;
     std::map<RequestId, Run> runs_;  // in progress; node-based, so references stay valid
     std::map<RequestId, PendingApproval> approvals_;  // open approvals
+    /// Waits until no command is being handled or `within` passed; true when idle.
+    boost::asio::awaitable<bool> idle_within(Duration within);
+
     int active_ = 0;
+    bool stopping_ = false;
+    // Never expires: cancelled when the last command ends, which wakes every waiter at once
+    // (waiters only wait on it; re-arming it would cancel the other waiters).
     boost::asio::steady_timer idle_;
 };
 

@@ -50,7 +50,7 @@ asio::awaitable<Result<Plan>> Orchestrator::resolve_plan(RollbackRequest request
     co_return deps_.runbook.plan(request, before);
 }
 
-asio::awaitable<void> Orchestrator::request_approval(
+asio::awaitable<std::string_view> Orchestrator::request_approval(
     SlashCommand cmd, Command command, std::chrono::steady_clock::time_point received) {
     const RollbackRequest request = *command.rollback;
     const ApprovalPolicy policy = *deps_.settings.approval_for(request.action);
@@ -62,13 +62,13 @@ asio::awaitable<void> Orchestrator::request_approval(
             std::nullopt,
             new_id.error().message);
         co_await reply(cmd.reply, std::move(text));
-        co_return;
+        co_return "refused";
     }
     const RequestId id = *new_id;
     const LockHolder holder{id, describe(request), cmd.user, deps_.clock.now()};
     if (auto busy = take_locks(request, holder)) {
         co_await reply(cmd.reply, std::move(*busy));
-        co_return;
+        co_return "busy";
     }
     record("request",
            id,
@@ -82,7 +82,7 @@ asio::awaitable<void> Orchestrator::request_approval(
         record("refused", id, cmd.user, "why=" + log_quote(plan.error().message));
         std::string text = deps_.reporter.refused(plan.error().message);
         co_await reply(cmd.reply, std::move(text));
-        co_return;
+        co_return "refused";
     }
     const StoredRequest stored{id, cmd.user, cmd.channel, cmd.text, holder.since};
     Approval approval{id, request.action, policy, cmd.user, plan->id, deps_.clock.now()};
@@ -101,13 +101,13 @@ asio::awaitable<void> Orchestrator::request_approval(
                                    std::nullopt,
                                    saved.error().message);
         co_await reply(cmd.reply, std::move(text));
-        co_return;
+        co_return "refused";
     }
     std::string card_text = body + "\n" + deps_.reporter.approval_status(pending.approval);
     auto card = co_await post(deps_.settings.slack.incidents_channel, std::nullopt, card_text);
     it = approvals_.find(id);
     if (it == approvals_.end()) {
-        co_return;
+        co_return "approval_requested";
     }
     if (!card) {
         (void)it->second.approval.cancel(Reactor{it->second.request.requester, false, {}},
@@ -123,7 +123,7 @@ asio::awaitable<void> Orchestrator::request_approval(
             std::nullopt,
             card.error().message);
         co_await reply(cmd.reply, std::move(text));
-        co_return;
+        co_return "refused";
     }
     it->second.approval.set_card(*card);
     if (auto saved = save(it->second); !saved) {
@@ -143,6 +143,7 @@ asio::awaitable<void> Orchestrator::request_approval(
                     deps_.settings.slack.incidents_channel.value,
                     std::chrono::duration_cast<std::chrono::minutes>(policy.timeout).count());
     co_await reply(cmd.reply, std::move(text));
+    co_return "approval_requested";
 }
 
 asio::awaitable<void> Orchestrator::refresh_card_text(MessageRef card,
@@ -312,6 +313,7 @@ void Orchestrator::close_approval(const RequestId& id) {
     if (it->second.timer) {
         it->second.timer->cancel();
     }
+    count("rollbot_approvals_total", {std::string(to_string(it->second.approval.state()))});
     approvals_.erase(it);
     locks_.release(id);
 }

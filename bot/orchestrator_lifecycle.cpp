@@ -3,7 +3,10 @@
 #include "bot/orchestrator.hpp"
 #include "bot/text.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -104,6 +107,7 @@ asio::awaitable<void> Orchestrator::run_approved(RequestId id) {
         it->second.timer->cancel();
     }
     approvals_.erase(it);  // the lock stays with the run, under the same id
+    count("rollbot_approvals_total", {"approved"});
     co_await execute(id);
 }
 
@@ -302,6 +306,70 @@ asio::awaitable<void> Orchestrator::restore() {
     deps_.log->info("state.restored approvals={} interrupted_runs={}",
                     approvals_.size(),
                     interrupted ? interrupted->size() : 0);
+}
+
+}  // namespace rollbot::core
+
+namespace rollbot::core {
+
+asio::awaitable<bool> Orchestrator::idle_within(Duration within) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer deadline(executor_, within);
+    constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+    while (active_ > 0 && deadline.expiry() > asio::steady_timer::clock_type::now()) {
+        co_await (idle_.async_wait(nothrow) || deadline.async_wait(nothrow));
+    }
+    co_return active_ == 0;
+}
+
+asio::awaitable<void> Orchestrator::shutdown(std::string why, Duration grace, Duration flush) {
+    // After the grace period the steps are killed; this bounds the wait for their reports.
+    constexpr Duration kAfterKill = 15s;
+    stopping_ = true;
+    std::vector<std::string> approvals;
+    for (const auto& [id, pending] : approvals_) {
+        approvals.push_back(fmt::format("{}: {} (requested by {})",
+                                        id.value,
+                                        describe(pending.rollback),
+                                        pending.request.requester.value));
+    }
+    std::vector<std::string> running;
+    for (const auto& [id, run] : runs_) {
+        running.push_back(fmt::format("{}: {}", id.value, describe(run.plan.request)));
+    }
+    deps_.log->info("daemon.shutdown why={} runs={} approvals={} commands={} outbox={}",
+                    log_quote(why),
+                    running.size(),
+                    approvals.size(),
+                    active_,
+                    outbox_.depth());
+    if (!approvals.empty() || !running.empty()) {
+        const OutboundMessage notice{
+            deps_.settings.slack.incidents_channel,
+            std::nullopt,
+            deps_.reporter.shutdown_notice(why, approvals, running, grace)};
+        const auto key = fmt::format(
+            "shutdown/{}",
+            std::chrono::duration_cast<Duration>(deps_.clock.now().time_since_epoch()).count());
+        outbox_.post_later(notice, key);
+    }
+    if (!co_await idle_within(grace)) {
+        deps_.log->warn(
+            "daemon.grace_over runs={} commands={}: stopping their steps", runs_.size(), active_);
+        for (auto& [id, run] : runs_) {
+            run.stopped_by_shutdown = true;
+            record("shutdown", id, {}, "why=\"grace period over: running step stopped\"");
+        }
+        deps_.runbook.cancel_all();
+        if (!co_await idle_within(kAfterKill)) {
+            deps_.log->error(
+                "daemon.commands_left commands={} (their runs are reported as "
+                "interrupted after the restart)",
+                active_);
+        }
+    }
+    const bool drained = co_await outbox_.drain(flush);
+    deps_.log->info("daemon.shutdown_done outbox_drained={} left={}", drained, outbox_.depth());
 }
 
 }  // namespace rollbot::core

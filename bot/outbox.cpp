@@ -15,7 +15,35 @@ Outbox::Outbox(asio::any_io_executor executor,
                ChatTransport& chat,
                StateStore& store,
                std::shared_ptr<spdlog::logger> log)
-    : executor_(std::move(executor)), chat_(chat), store_(store), log_(std::move(log)) {}
+    : executor_(std::move(executor)),
+      chat_(chat),
+      store_(store),
+      log_(std::move(log)),
+      retry_(executor_),
+      drained_(executor_),
+      sends_done_(executor_, asio::steady_timer::time_point::max()) {}
+
+void Outbox::changed() {
+    drained_.cancel();
+}
+
+asio::awaitable<bool> Outbox::drain(std::chrono::milliseconds within) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    hurry_ = true;
+    retry_.cancel();  // a pump waiting out a long pause tries now
+    while (depth_ > 0 && std::chrono::steady_clock::now() < deadline) {
+        if (sending_ == 0) {
+            start_pump();  // no-op while it runs; a direct send that fails starts it too
+        }
+        drained_.expires_at(deadline);
+        co_await drained_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (depth_ > 0) {
+        log_->warn("outbox.not_drained undelivered={} (stored: delivered after the restart)",
+                   depth_);
+    }
+    co_return depth_ == 0;
+}
 
 std::chrono::milliseconds Outbox::retry_pause(int attempt) {
     constexpr std::chrono::milliseconds kFirst = 1s;
@@ -61,10 +89,15 @@ asio::awaitable<Result<MessageRef>> Outbox::send(Ticket ticket) {
                    depth_ - 1);
         co_return Error{ErrorKind::Unavailable, "queued behind undelivered messages"};
     }
+    ++sending_;  // the pump must not pick this entry up meanwhile: it would post it twice
     auto delivered = co_await deliver(ticket.entry);
+    if (--sending_ == 0) {
+        sends_done_.cancel();
+    }
     if (!delivered) {
         start_pump();
     }
+    changed();
     co_return delivered;
 }
 
@@ -88,8 +121,17 @@ asio::awaitable<Result<MessageRef>> Outbox::deliver(OutboxEntry entry) {
                     done.error().message);
     }
     depth_ = depth_ > 0 ? depth_ - 1 : 0;
+    changed();
     log_->debug("outbox.delivered key={} seq={} ts={}", entry.key, entry.seq, posted->ts);
     co_return posted;
+}
+
+void Outbox::post_later(const OutboundMessage& message, std::string key) {
+    Ticket ticket = store(message, std::move(key));
+    if (!ticket.stored) {
+        return;  // store() logged it
+    }
+    start_pump();
 }
 
 void Outbox::start() {
@@ -112,6 +154,7 @@ void Outbox::start_pump() {
     pumping_ = true;
     asio::co_spawn(executor_, pump(), [this](const std::exception_ptr& e) {
         pumping_ = false;
+        changed();
         if (e) {
             log_->error("task.failed name=outbox.pump");
         }
@@ -119,9 +162,12 @@ void Outbox::start_pump() {
 }
 
 asio::awaitable<void> Outbox::pump() {
-    asio::steady_timer timer{executor_};
     int failures = 0;  // counted here too, so a store that cannot count never makes a hot loop
     for (;;) {
+        // A direct send in flight holds an entry the store still lists as pending.
+        while (sending_ > 0) {
+            co_await sends_done_.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
         auto pending = store_.outbox_pending();
         if (!pending) {
             log_->error("outbox.unreadable error={}", pending.error().message);
@@ -133,15 +179,17 @@ asio::awaitable<void> Outbox::pump() {
         }
         const OutboxEntry entry = pending->front();
         const int attempts = std::max(entry.attempts, failures);
+        // Draining for shutdown: a short pause only, so the bound is spent trying.
+        constexpr std::chrono::milliseconds kHurried{250};
         if (attempts > 0) {
-            timer.expires_after(retry_pause(attempts));
-            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            retry_.expires_after(hurry_ ? kHurried : retry_pause(attempts));
+            co_await retry_.async_wait(asio::as_tuple(asio::use_awaitable));
         }
         auto delivered = co_await deliver(entry);
         failures = delivered ? 0 : failures + 1;
-        if (!delivered && delivered.error().retry_after) {
-            timer.expires_after(*delivered.error().retry_after);
-            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!delivered && delivered.error().retry_after && !hurry_) {
+            retry_.expires_after(*delivered.error().retry_after);
+            co_await retry_.async_wait(asio::as_tuple(asio::use_awaitable));
         }
     }
 }

@@ -39,8 +39,15 @@ public:
     /// is written after its report is stored, so a restart never loses the report).
     [[nodiscard]] Ticket store(const OutboundMessage& message, std::string key);
     boost::asio::awaitable<Result<MessageRef>> send(Ticket ticket);
+    /// Stores and leaves the delivery to the background pump (in order, retried): for
+    /// messages nobody waits on.
+    void post_later(const OutboundMessage& message, std::string key);
     /// Delivers what an earlier run of the daemon left undelivered (call once at start-up).
     void start();
+    /// Shutdown: retries at once (no growing pause) and completes when every stored message
+    /// is delivered or `within` has passed. True when nothing is left; what is left stays
+    /// stored and goes out after the restart.
+    boost::asio::awaitable<bool> drain(std::chrono::milliseconds within);
     /// Messages stored and not delivered yet.
     [[nodiscard]] std::size_t depth() const { return depth_; }
 
@@ -56,8 +63,15 @@ private:
     ChatTransport& chat_;
     StateStore& store_;
     std::shared_ptr<spdlog::logger> log_;
+    void changed();
+
     bool pumping_ = false;
+    bool hurry_ = false;  // draining for shutdown: no pause between retries
+    int sending_ = 0;     // direct deliveries in flight (send()), not yet marked delivered
     std::size_t depth_ = 0;
+    boost::asio::steady_timer retry_;       // the pump's pause between retries
+    boost::asio::steady_timer drained_;     // cancelled when the depth changes or the pump ends
+    boost::asio::steady_timer sends_done_;  // never expires; cancelled when sending_ drops to 0
 };
 
 }  // namespace rollbot::core

@@ -233,6 +233,12 @@ std::string Reporter::final_report(const Run& run) const {
                            ? "Check /rollback status before trying again"
                            : "Follow the runbook by hand (Option 2: manual K8s) and check "
                              "/rollback status";
+    if (run.stopped_by_shutdown) {
+        next =
+            "rollbot was stopping and ended this step when its grace period ran out. Check "
+            "/rollback status (the steps that ran are above) and run the command again once "
+            "rollbot is back";
+    }
     if (!run.rollout_failure.empty()) {
         next =
             "The revision rolled back to fails as well: pick an older known-good SHA from "
@@ -275,6 +281,28 @@ std::string Reporter::busy(const std::string& target,
     d.set("holder", mention(holder));
     d.set("age", format_duration(age));
     return renderer_.render("busy", d);
+}
+
+std::string Reporter::shutdown_notice(std::string_view why,
+                                      const std::vector<std::string>& approvals,
+                                      const std::vector<std::string>& runs,
+                                      Duration grace) const {
+    Data d = object();
+    d.set("why", std::string(why));
+    Data approval_list = list();
+    for (const auto& a : approvals) {
+        approval_list.push_back(Data{a});
+    }
+    Data run_list = list();
+    for (const auto& r : runs) {
+        run_list.push_back(Data{r});
+    }
+    d.set("has_approvals", !approvals.empty());
+    d.set("approvals", approval_list);
+    d.set("has_runs", !runs.empty());
+    d.set("runs", run_list);
+    d.set("grace", format_duration(grace));
+    return renderer_.render("shutdown", d);
 }
 
 std::string Reporter::help() const {

@@ -120,6 +120,11 @@ public:
                                            std::string_view suggestion) const;
     /// `/rollback advise`: the runbook's decision tree on the evidence.
     [[nodiscard]] std::string advice(const Advice& advice) const;
+    /// SIGTERM with work pending: what resumes after the restart and what is still running.
+    [[nodiscard]] std::string shutdown_notice(std::string_view why,
+                                              const std::vector<std::string>& approvals,
+                                              const std::vector<std::string>& runs,
+                                              Duration grace) const;
 
     /// "e4d5c6b7" or "backend e4d5c6b7, frontend 5e6f7a8b" (design §4 "from" and "to").
     [[nodiscard]] static std::string tags(const ClusterSnapshot& snapshot,

@@ -113,8 +113,17 @@ struct StateSettings {
 
 struct HttpSettings {
     std::string host = "127.0.0.1";
-    std::uint16_t port = 8080;
+    std::uint16_t port = 8080;  // 0: any free port (logged at start)
+    bool enabled = true;        // `listen: ""` turns the endpoint off
     bool operator==(const HttpSettings&) const = default;
+};
+
+/// SIGTERM/SIGINT: how long running steps may go on, then how long undelivered messages are
+/// retried before the process exits (what is left is delivered after the restart).
+struct ShutdownSettings {
+    Duration grace = 20s;
+    Duration outbox_flush = 5s;
+    bool operator==(const ShutdownSettings&) const = default;
 };
 
 struct TemplateSettings {
@@ -151,6 +160,7 @@ struct Settings {
     TargetSettings targets;
     StateSettings state;
     HttpSettings http;
+    ShutdownSettings shutdown;
     TemplateSettings templates;
     ConsoleSettings console;
     Tokens tokens;

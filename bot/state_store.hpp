@@ -109,6 +109,8 @@ public:
 
     /// A request number unique across restarts: R1, R2, …
     virtual Result<RequestId> next_request_id() = 0;
+    /// One small real write (a probe counter): /readyz is ready only while state can be saved.
+    virtual Result<void> check_writable() = 0;
 
     /// Inserts or replaces the approval of a request (every transition saves it).
     virtual Result<void> save_approval(const StoredApproval& approval) = 0;

@@ -236,11 +236,12 @@ std::optional<core::HttpSettings> parse_listen_address(std::string_view s) {
             return std::nullopt;
         }
     }
-    const auto number = parse_port(port);
+    // Port 0 asks the kernel for a free port (the daemon logs the one it got): tests use it.
+    const auto number = port == "0" ? std::optional<std::uint16_t>{0} : parse_port(port);
     if (!number) {
         return std::nullopt;
     }
-    return core::HttpSettings{host == "localhost" ? "127.0.0.1" : std::string(host), *number};
+    return core::HttpSettings{host == "localhost" ? "127.0.0.1" : std::string(host), *number, true};
 }
 
 }  // namespace rollbot::config::detail

@@ -239,9 +239,22 @@ const Schema<core::TargetSettings>& targets_schema() {
     return kSchema;
 }
 
+const Schema<core::ShutdownSettings>& shutdown_schema() {
+    using T = core::ShutdownSettings;
+    static const Schema<T> kSchema{
+        field("grace", &T::grace, duration(true)),
+        field("outbox_flush", &T::outbox_flush, duration(true)),
+    };
+    return kSchema;
+}
+
 void read_listen(Context& ctx, const Value& v, core::HttpSettings& out) {
     auto s = text()(ctx, v);
     if (!s) {
+        return;
+    }
+    if (s->empty()) {
+        out.enabled = false;  // no endpoint at all
         return;
     }
     if (auto address = parse_listen_address(*s)) {
@@ -251,8 +264,8 @@ void read_listen(Context& ctx, const Value& v, core::HttpSettings& out) {
     ctx.report(v.line,
                v.path,
                quote_value(*s) +
-                   " is not host:port (IPv4, [IPv6] or localhost, port 1-65535; e.g. "
-                   "127.0.0.1:8080)");
+                   " is not host:port (IPv4, [IPv6] or localhost, port 0-65535; e.g. "
+                   "127.0.0.1:8080), or \"\" for no endpoint");
 }
 
 const Schema<core::ConsoleSettings>& console_schema() {
@@ -289,6 +302,7 @@ const Schema<core::Settings>& settings_schema() {
         section("targets", &S::targets, targets_schema()),
         section("state", &S::state, kState),
         section("http", &S::http, kHttp),
+        section("shutdown", &S::shutdown, shutdown_schema()),
         section("templates", &S::templates, kTemplates),
         section("console", &S::console, console_schema()),
     };

@@ -2,7 +2,8 @@
 # rollbot developer entry point. On a fresh Debian 12 machine it installs what is missing,
 # builds, and then:
 #   deploy/dev.sh demo    runs the bot in console mode against a simulated cluster
-#   deploy/dev.sh test    runs the whole test suite (unit + integration)
+#   deploy/dev.sh test    runs the whole test suite (unit + integration), then the deploy checks
+#   deploy/dev.sh check   only the deploy checks (Kubernetes manifests, systemd unit, Dockerfile)
 #   deploy/dev.sh lint    clang-format check and clang-tidy over the project's sources
 #   deploy/dev.sh bench   the benchmarks in test/bench (figures, not pass/fail)
 #   deploy/dev.sh build   only installs and builds
@@ -22,6 +23,9 @@ PACKAGES=(
   libcli11-dev cmake g++ make pkg-config ca-certificates
 )
 LINT_PACKAGES=(clang-format clang-tidy)
+# deploy/checks/run.sh: API models for the manifest schema check, and systemd-analyze. kubectl
+# is added below only when none is installed (Debian's kubernetes-client would clash with one).
+CHECK_PACKAGES=(python3-kubernetes python3-yaml)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
@@ -57,6 +61,15 @@ build() {
 run_tests() {
   say "running the test suite"
   ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout 300
+}
+
+run_checks() {
+  local extra=()
+  command -v kubectl >/dev/null || extra+=(kubernetes-client)
+  command -v systemd-analyze >/dev/null || extra+=(systemd)
+  install_packages "${CHECK_PACKAGES[@]}" "${extra[@]}"
+  say "deploy checks: Kubernetes manifests, systemd unit, Dockerfile context"
+  "$ROOT/deploy/checks/run.sh" "$BUILD"
 }
 
 run_demo() {
@@ -98,9 +111,10 @@ run_lint() {
 
 case "${1:-}" in
   demo) build; run_demo ;;
-  test) build; run_tests ;;
+  test) build; run_tests; run_checks ;;
+  check) build; run_checks ;;
   lint) build; run_lint ;;
   bench) install_packages "${PACKAGES[@]}"; run_bench ;;
   build) build ;;
-  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

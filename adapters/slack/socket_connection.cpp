@@ -70,11 +70,11 @@ public:
         });
     }
 
-    void send(std::string text) override {
+    void send(std::string text, std::function<void()> written) override {
         if (closed_) {
             return;
         }
-        queue_.push_back(std::move(text));
+        queue_.push_back(Frame{std::move(text), std::move(written)});
         wake_.cancel();
     }
 
@@ -203,14 +203,17 @@ private:
         (void)self;
         while (!closed_) {
             if (!queue_.empty()) {
-                std::string frame = std::move(queue_.front());
+                Frame frame = std::move(queue_.front());
                 queue_.pop_front();
                 ws_->text(true);
-                auto [ec, n] = co_await ws_->async_write(asio::buffer(frame), nothrow);
+                auto [ec, n] = co_await ws_->async_write(asio::buffer(frame.text), nothrow);
                 if (ec) {
                     log_->warn("slack.ws.write failed connection={} error={}", id_, ec.message());
                     abort();
                     co_return;
+                }
+                if (frame.written) {
+                    frame.written();
                 }
                 continue;
             }
@@ -247,7 +250,11 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     std::shared_ptr<ssl::context> tls_;
     std::optional<Ws> ws_;
-    std::deque<std::string> queue_;
+    struct Frame {
+        std::string text;
+        std::function<void()> written;
+    };
+    std::deque<Frame> queue_;
     asio::steady_timer wake_;
     bool close_requested_ = false;
     bool close_sent_ = false;

@@ -55,8 +55,9 @@ public:
     virtual ~SocketConnection() = default;
     /// Connects and starts reading; reports through the handlers.
     virtual void start(core::Secret url) = 0;
-    /// Queues a text frame (acks go first in the queue order they were sent).
-    virtual void send(std::string text) = 0;
+    /// Queues a text frame (frames go out in the order they were queued); `written`, when
+    /// given, runs once the frame is on the socket (the ack latency metric).
+    virtual void send(std::string text, std::function<void()> written) = 0;
     /// Sends a close frame after what is queued; the read loop ends when the peer answers or
     /// close_timeout passes.
     virtual void close() = 0;

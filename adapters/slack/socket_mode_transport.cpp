@@ -59,6 +59,57 @@ SlackSocketModeTransport::~SlackSocketModeTransport() {
     }
 }
 
+std::string reconnect_label(std::string_view reason) {
+    if (reason == "connection lifetime") {
+        return "lifetime";
+    }
+    for (std::string_view known : {"warning",
+                                   "refresh_requested",
+                                   "link_disabled",
+                                   "too_many_websockets",
+                                   "unknown",
+                                   "closed"}) {
+        if (reason == known) {
+            return std::string(known);
+        }
+    }
+    if (reason.starts_with("closed by Slack")) {
+        return "closed_by_slack";
+    }
+    if (reason.starts_with("slack.ws.read")) {
+        return "read_error";
+    }
+    if (reason.starts_with("slack.ws.write")) {
+        return "write_error";
+    }
+    return "connect_error";
+}
+
+void SlackSocketModeTransport::export_metrics(core::Metrics& m) const {
+    m.set("rollbot_slack_connection_live", {}, status_.live ? 1 : 0);
+    m.set("rollbot_slack_connection_fatal", {}, status_.fatal ? 1 : 0);
+    m.set("rollbot_slack_connections", {}, status_.num_connections);
+    m.set("rollbot_slack_hellos_total", {}, static_cast<double>(status_.hellos));
+    m.set("rollbot_slack_duplicates_total", {}, static_cast<double>(status_.duplicates));
+    for (const auto& [type, n] : status_.envelopes) {
+        m.set("rollbot_slack_envelopes_total", {type}, static_cast<double>(n));
+    }
+    std::map<std::string, std::uint64_t> reconnects;
+    for (const auto& [reason, n] : status_.reconnects) {
+        reconnects[reconnect_label(reason)] += n;
+    }
+    for (const auto& [label, n] : reconnects) {
+        m.set("rollbot_slack_reconnects_total", {label}, static_cast<double>(n));
+    }
+    for (const auto& [method, stats] : api_.stats()) {
+        m.set("rollbot_slack_api_calls_total", {method}, static_cast<double>(stats.calls));
+        m.set("rollbot_slack_api_errors_total", {method}, static_cast<double>(stats.errors));
+        m.set("rollbot_slack_api_rate_limited_total",
+              {method},
+              static_cast<double>(stats.rate_limited));
+    }
+}
+
 void SlackSocketModeTransport::wake() {
     wake_.cancel();
 }
@@ -210,7 +261,15 @@ void SlackSocketModeTransport::on_text(std::uint64_t id, std::string_view frame)
     Decoded decoded = decode_frame(frame);
     // Ack first: Slack's 3-second window is for us, not for whatever the command does next.
     if (decoded.envelope_id) {
-        it->second.socket->send(encode_ack(*decoded.envelope_id));
+        std::function<void()> written;
+        if (metrics_ != nullptr) {
+            written = [metrics = metrics_, arrived = std::chrono::steady_clock::now()] {
+                const std::chrono::duration<double> took =
+                    std::chrono::steady_clock::now() - arrived;
+                metrics->observe("rollbot_slack_ack_seconds", {}, took.count());
+            };
+        }
+        it->second.socket->send(encode_ack(*decoded.envelope_id), std::move(written));
     }
     if (auto* hello = std::get_if<Hello>(&decoded.body)) {
         on_hello(id, *hello);

@@ -7,6 +7,7 @@
 #include "adapters/slack/web_api.hpp"
 #include "bot/chat.hpp"
 #include "bot/clock.hpp"
+#include "bot/metrics.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -80,6 +81,10 @@ public:
     boost::asio::awaitable<core::Result<core::UserInfo>> user_info(core::UserId user) override;
 
     [[nodiscard]] const ConnectionStatus& status() const { return status_; }
+    /// Acks are timed into `rollbot_slack_ack_seconds` from now on.
+    void attach_metrics(core::Metrics& metrics) { metrics_ = &metrics; }
+    /// Copies the connection's state and counters (and the Web API's) into `metrics`.
+    void export_metrics(core::Metrics& metrics) const;
     /// Who the bot is (from auth.test), once known.
     [[nodiscard]] const std::optional<AuthInfo>& identity() const { return identity_; }
 
@@ -121,6 +126,11 @@ private:
     bool back_off_first_ = false;  // too_many_websockets: wait before reconnecting
     bool stopped_ = false;
     ConnectionStatus status_;
+    core::Metrics* metrics_ = nullptr;
 };
+
+/// A reconnect reason as a metric label: a small fixed set ("lifetime", "refresh_requested",
+/// "closed_by_slack", "read_error", "connect_error", …), never free text.
+[[nodiscard]] std::string reconnect_label(std::string_view reason);
 
 }  // namespace rollbot::slack

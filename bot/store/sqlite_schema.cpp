@@ -15,10 +15,6 @@ namespace {
 
 constexpr std::string_view kOp = "state.open";
 
-// A writer holds the lock for milliseconds; a few seconds covers `rollbotd --verify-audit` or a
-// backup reading next to the daemon without stalling the io thread for long.
-constexpr int kBusyTimeoutMs = 3000;
-
 struct Migration {
     int version;
     const char* sql;

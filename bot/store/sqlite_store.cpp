@@ -286,6 +286,19 @@ Result<core::RequestId> SqliteStore::next_request_id() {
     return core::RequestId{fmt::format("R{}", n)};
 }
 
+Result<void> SqliteStore::check_writable() {
+    constexpr std::string_view kOp = "state.check_writable";
+    // A probe must not hold the io thread: when another process holds the file, say so now
+    // (the next probe asks again) instead of waiting out the busy timeout.
+    sqlite3_busy_timeout(db_.get(), 0);
+    auto st = Statement::prepare(db_.get(), kOp, R"sql(
+        INSERT INTO counters (name, value) VALUES ('readiness_probe', 1)
+        ON CONFLICT (name) DO UPDATE SET value = value + 1)sql");
+    Result<void> done = st ? st->run() : Result<void>(st.error());
+    sqlite3_busy_timeout(db_.get(), kBusyTimeoutMs);
+    return done;
+}
+
 Result<void> SqliteStore::save_approval(const core::StoredApproval& approval) {
     constexpr std::string_view kOp = "state.save_approval";
     if (approval.request.id != approval.approval.id) {

@@ -41,6 +41,8 @@ public:
     [[nodiscard]] const std::string& path() const { return path_; }
 
     [[nodiscard]] core::Result<core::RequestId> next_request_id() override;
+    /// Bumps counters("readiness_probe"): fails on a read-only or full disk like a save would.
+    [[nodiscard]] core::Result<void> check_writable() override;
 
     [[nodiscard]] core::Result<void> save_approval(const core::StoredApproval& approval) override;
     [[nodiscard]] core::Result<std::vector<core::StoredApproval>> open_approvals() override;

@@ -256,7 +256,8 @@ TEST_F(ConsoleRollback, SigtermStopsCleanly) {
     auto bot = start();
     bot->send_signal(SIGTERM);
     EXPECT_EQ(bot->wait_exit(kWait), 0);
-    EXPECT_THAT(bot->err(), HasSubstr("daemon.stopping signal=15"));
+    EXPECT_THAT(bot->err(), HasSubstr("daemon.stopping why=\"SIGTERM\""));
+    EXPECT_THAT(bot->err(), HasSubstr("daemon.shutdown_done outbox_drained=true"));
 }
 
 TEST_F(ConsoleRollback, BrokenConfigExits78WithEveryProblem) {

@@ -221,6 +221,24 @@ TEST_F(SlackApproval, ReportWaitsInTheOutboxWhileSlackFailsAndIsPostedOnce) {
     EXPECT_LT(step_at, report_at) << "delivered in the order they were written";
 }
 
+TEST_F(SlackApproval, SigtermDeliversWhatTheOutboxHoldsBeforeExiting) {
+    slow_rollout(1500);
+    auto bot = start();
+    slack_.send_slash_command("backend abc1234f --reason flush", "U0ALICE", "C0INCIDENTS");
+    ASSERT_TRUE(slack_.wait_for_update("running step 2/2", kWait));
+    slack_.inject_fault("chat.postMessage",
+                        FakeSlackFault::server_error(503, FakeSlackFault::kUntilCleared));
+    ASSERT_TRUE(bot->wait_for_stderr("outbox.queued key=R1/report", kWait));
+    // The pump now waits seconds before its next try; the stop must not wait for that, nor
+    // leave the report behind.
+    ASSERT_TRUE(bot->wait_for_stderr("attempt=2", kWait));
+    slack_.clear_faults("chat.postMessage");
+    stop(*bot);
+    EXPECT_EQ(count_posts("⏪ ROLLBACK EXECUTED"), 1U) << bot->err();
+    EXPECT_EQ(count_posts("successfully rolled out"), 1U);
+    EXPECT_THAT(bot->err(), HasSubstr("daemon.shutdown_done outbox_drained=true left=0"));
+}
+
 TEST_F(SlackApproval, UndeliveredReportIsPostedAfterARestart) {
     slow_rollout(1500);
     auto first = start();

@@ -33,6 +33,7 @@ verify:
   watch: {watch}
 state:
   path: {dir}/state.db
+{http}
 console:
   user: U0ALICE
   users: {{U0ALICE: alice, U0BOB: bob, U0DAVE: dave}}
@@ -46,6 +47,9 @@ console:
                        fmt::arg("prometheus", c.prometheus_url),
                        fmt::arg("watch", c.watch),
                        fmt::arg("ca", c.ca_file.empty() ? "" : "  ca_file: " + c.ca_file),
+                       fmt::arg("http",
+                                c.http_listen.empty() ? std::string("http:\n  listen: \"\"")
+                                                      : "http:\n  listen: " + c.http_listen),
                        fmt::arg("extra", c.extra));
 }
 

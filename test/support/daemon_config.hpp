@@ -12,6 +12,7 @@ struct DaemonConfig {
     std::string liveness_timeout = "30s";
     std::string prometheus_url = "http://127.0.0.1:9";  // discard port: "no data" at once
     std::string watch = "0";                            // verify.watch
+    std::string http_listen = "127.0.0.1:0";            // http.listen; "" turns the endpoint off
     std::string extra{};                                // more YAML appended at the end
 };
 

@@ -246,3 +246,45 @@ TEST(KubectlArgv, GlobalFlagsBeforeTheSubcommand) {
 
 }  // namespace
 }  // namespace rollbot::actions
+
+#include "actions/kubectl_runbook.hpp"
+
+namespace rollbot::actions {
+namespace {
+
+using ::testing::Contains;
+using ::testing::Not;
+using ::testing::Pair;
+
+TEST(ChildEnvironment, PassesWhatKubectlNeedsInAPodAndNoSecrets) {
+    std::string path = "PATH=/usr/bin";
+    std::string home = "HOME=/tmp";
+    std::string host = "KUBERNETES_SERVICE_HOST=10.96.0.1";
+    std::string port = "KUBERNETES_SERVICE_PORT=443";
+    std::string token = "SLACK_BOT_TOKEN=xoxb-secret";
+    std::string app = "SLACK_APP_TOKEN_FILE=/run/secrets/app";
+    std::string kubeconfig = "KUBECONFIG=/home/me/.kube/config";
+    std::vector<char*> daemon_env{path.data(),
+                                  home.data(),
+                                  host.data(),
+                                  port.data(),
+                                  token.data(),
+                                  app.data(),
+                                  kubeconfig.data(),
+                                  nullptr};
+    core::Settings settings;
+    const auto env = child_environment(settings, daemon_env.data());
+    EXPECT_THAT(env, Contains(Pair("KUBERNETES_SERVICE_HOST", "10.96.0.1")));
+    EXPECT_THAT(env, Contains(Pair("KUBERNETES_SERVICE_PORT", "443")));
+    EXPECT_THAT(env, Contains(Pair("HOME", "/tmp")));
+    EXPECT_THAT(env, Contains(Pair("KUBECONFIG", "/home/me/.kube/config")));
+    EXPECT_THAT(env, Not(Contains(Pair("SLACK_BOT_TOKEN", ::testing::_))));
+    EXPECT_THAT(env, Not(Contains(Pair("SLACK_APP_TOKEN_FILE", ::testing::_))));
+    settings.kubernetes.kubeconfig = "/etc/rollbot/kubeconfig";
+    const auto configured = child_environment(settings, daemon_env.data());
+    EXPECT_THAT(configured, Contains(Pair("KUBECONFIG", "/etc/rollbot/kubeconfig")));
+    EXPECT_THAT(configured, Not(Contains(Pair("KUBECONFIG", "/home/me/.kube/config"))));
+}
+
+}  // namespace
+}  // namespace rollbot::actions

@@ -226,7 +226,7 @@ std::vector<Rejection> rejections() {
         {"StatePathEmpty", with("state:\n  path:\n"), 7, "state.path", "must not be empty"},
         {"ListenPortOnly", with("http:\n  listen: 8080\n"),
          7, "http.listen", "\"8080\" is not host:port"},
-        {"ListenPortZero", with("http:\n  listen: 127.0.0.1:0\n"),
+        {"ListenPortSigned", with("http:\n  listen: 127.0.0.1:-1\n"),
          7, "http.listen", "is not host:port"},
         {"ListenPortTooHigh", with("http:\n  listen: 127.0.0.1:65536\n"),
          7, "http.listen", "is not host:port"},
@@ -319,7 +319,7 @@ TEST(ConfigLoader, ReportsEveryProblemAtOnceOrderedByLine) {
             "t.yaml:7: approvals.db.tiemout: unknown key \"tiemout\" (did you mean \"timeout\"?)",
             "t.yaml:9: verify.max_error_rate: \"10%\" is not a number (write 0.10 for 10%)",
             "t.yaml:10: http.listen: \"8080\" is not host:port (IPv4, [IPv6] or localhost, port "
-            "1-65535; e.g. 127.0.0.1:8080)",
+            "0-65535; e.g. 127.0.0.1:8080), or \"\" for no endpoint",
             "SLACK_APP_TOKEN: not set: set SLACK_APP_TOKEN (or SLACK_APP_TOKEN_FILE, a file "
             "holding it) to the Slack app-level token, xapp-…",
             "SLACK_BOT_TOKEN: does not start with xoxb-"));
@@ -437,6 +437,27 @@ TEST(ConfigLoader, LocalhostListensOnTheLoopbackAddress) {
     const auto result = parse(with("http: {listen: \"localhost:18081\"}\n"));
     ASSERT_TRUE(result.has_value());
     EXPECT_EQ(result->http, (core::HttpSettings{"127.0.0.1", 18081}));
+}
+
+TEST(ConfigLoader, ListenPortZeroPicksAPortAndEmptyTurnsTheEndpointOff) {
+    const auto any = parse(with("http: {listen: \"127.0.0.1:0\"}\n"));
+    ASSERT_TRUE(any.has_value());
+    EXPECT_EQ(any->http, (core::HttpSettings{"127.0.0.1", 0}));
+    const auto off = parse(with("http: {listen: \"\"}\n"));
+    ASSERT_TRUE(off.has_value());
+    EXPECT_FALSE(off->http.enabled);
+    EXPECT_TRUE(parse(with(""))->http.enabled) << "on by default";
+}
+
+TEST(ConfigLoader, ShutdownBoundsAreDurations) {
+    const auto result = parse(with("shutdown: {grace: 45s, outbox_flush: 0}\n"));
+    ASSERT_TRUE(result.has_value());
+    EXPECT_EQ(result->shutdown.grace, 45s);
+    EXPECT_EQ(result->shutdown.outbox_flush, 0ms);
+    EXPECT_EQ(parse(with(""))->shutdown, core::ShutdownSettings{}) << "20 s and 5 s by default";
+    const auto bad = parse(with("shutdown: {grace: soon}\n"));
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error().front().key, "shutdown.grace");
 }
 
 TEST(ConfigLoader, ResolvesRelativePathsAgainstTheConfigDirectory) {

@@ -241,3 +241,33 @@ TEST(SqliteStoreConcurrency, TwoConnectionsShareOneFile) {
 
 }  // namespace
 }  // namespace rollbot::store
+
+namespace rollbot::store {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::open_store;
+
+// /readyz asks the store for one real write: it fails at once (no busy wait on the io thread)
+// while another writer holds the file, and works again once the file is free.
+TEST(SqliteStoreReadiness, CheckWritableFailsWhileTheFileIsLockedAndRecovers) {
+    test::TempDir dir;
+    const auto path = dir.file("state.db");
+    auto store = open_store(path);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->check_writable());
+    sqlite3* other = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    auto locked = store->check_writable();
+    EXPECT_FALSE(locked);
+    if (!locked) {
+        EXPECT_THAT(locked.error().message, HasSubstr("state.check_writable"));
+    }
+    ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(other);
+    EXPECT_TRUE(store->check_writable());
+}
+
+}  // namespace
+}  // namespace rollbot::store
