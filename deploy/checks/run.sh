@@ -95,6 +95,14 @@ awk '/^COPY / && !/--from/ && !/^COPY CMakeLists/ { for (i = 2; i < NF; i++) pri
 "$ROOT/deploy/container/runtime-packages.sh" "$ROLLBOTD" > "$WORK/runtime-packages.txt" \
   || fail "runtime-packages.sh"
 grep -qx 'libssl3' "$WORK/runtime-packages.txt" || fail "runtime-packages.sh did not find libssl3"
+# Every package the runtime stage installs must exist in Debian 12 under that name.
+runtime=$(awk '/^FROM \$\{DEBIAN_IMAGE\}$/ {r=1} r && /install -y/ {p=1; next} p && /\$\(cat/ {
+                 for (i = 1; i <= NF; i++) if ($i !~ /^[$\\/]/) print $i; exit }' \
+            "$ROOT/deploy/Dockerfile" | tr -d ')')
+for pkg in $runtime $(cat "$WORK/runtime-packages.txt"); do
+  apt-cache show "$pkg" > /dev/null 2>&1 || fail "the runtime stage installs $pkg, which Debian does not have"
+done
+[ -n "$runtime" ] || fail "could not read the runtime stage's package list"
 
 if [ "$failures" -gt 0 ]; then
   printf 'deploy checks: %d failure(s)\n' "$failures" >&2

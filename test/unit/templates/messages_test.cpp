@@ -107,6 +107,18 @@ TEST_F(Messages, FullRollbackNamesBothTagsWhenTheyDiffer) {
     EXPECT_THAT(text, HasSubstr("Rolled back to:   backend 9f8e7d6c, frontend 1a2b3c4d\n"));
 }
 
+TEST_F(Messages, StoppedByShutdownSaysSoInTheNextStep) {
+    core::Run run = backend_run();
+    run.state = RunState::Cancelled;
+    run.stopped_by_shutdown = true;
+    StepResult stopped;
+    stopped.outcome = StepOutcome::Cancelled;
+    stopped.summary = "cancelled: its process group was killed";
+    run.results = {stopped};
+    const auto text = reporter_.final_report(run);
+    EXPECT_THAT(text, HasSubstr("Next Step:        rollbot was stopping and ended this step"));
+}
+
 TEST_F(Messages, FailureShowsStepCommandExitCodeAndOutput) {
     core::Run run = backend_run();
     run.state = RunState::Failed;
@@ -131,6 +143,25 @@ TEST_F(Messages, FailureShowsStepCommandExitCodeAndOutput) {
                 HasSubstr("```\nWaiting for deployment...\nerror: timed out waiting for the "
                           "condition\n```"));
     EXPECT_THAT(text, ::testing::Not(HasSubstr("ROLLBACK EXECUTED")));
+}
+
+TEST_F(Messages, ShutdownNoticeListsOnlyWhatIsPending) {
+    const auto both = reporter_.shutdown_notice("SIGTERM",
+                                                {"R3: DB downgrade -1 (requested by U0ALICE)"},
+                                                {"R4: backend rollback to abc1234f"},
+                                                std::chrono::seconds(20));
+    EXPECT_EQ(both,
+              "🔄 *rollbot is restarting* (SIGTERM). Commands typed now get no answer until it is "
+              "back.\nPending approvals will resume when it is back (a reaction added while it "
+              "is away may have to be added again):\n• R3: DB downgrade -1 (requested by "
+              "U0ALICE)\nRunning now (given 20.0 s to finish; a step still running then is "
+              "stopped and the run reported as stopped):\n• R4: backend rollback to abc1234f\n");
+    const auto runs_only =
+        reporter_.shutdown_notice("SIGINT", {}, {"R4: x"}, std::chrono::seconds(1));
+    EXPECT_THAT(runs_only, ::testing::Not(HasSubstr("Pending approvals")));
+    EXPECT_THAT(runs_only, HasSubstr("\n• R4: x"));
+    const auto hostile = reporter_.shutdown_notice("SIGTERM", {"R5: <!channel> *x*"}, {}, {});
+    EXPECT_THAT(hostile, ::testing::Not(HasSubstr("<!channel>"))) << "values are escaped";
 }
 
 TEST_F(Messages, DryRunSaysNothingChanged) {
