@@ -10,7 +10,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <ranges>
 
 namespace rollbot::core {
 namespace {
@@ -114,10 +113,13 @@ asio::awaitable<void> Orchestrator::run_approved(RequestId id) {
 asio::awaitable<void> Orchestrator::cancel(SlashCommand cmd, Command command) {
     std::optional<RequestId> id = command.id;
     if (!id) {
-        for (const auto& [open_id, pending] : std::views::reverse(approvals_)) {
-            if (pending.request.requester == cmd.user) {
-                id = open_id;  // the newest of the user's own requests
-                break;
+        // The newest of the user's own requests (by time: "R10" sorts before "R9").
+        std::optional<WallTime> newest;
+        for (const auto& [open_id, pending] : approvals_) {
+            if (pending.request.requester == cmd.user &&
+                (!newest || pending.request.received_at >= *newest)) {
+                newest = pending.request.received_at;
+                id = open_id;
             }
         }
     }

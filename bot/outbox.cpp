@@ -153,9 +153,9 @@ void Outbox::start_pump() {
     }
     pumping_ = true;
     asio::co_spawn(executor_, pump(), [this](const std::exception_ptr& e) {
-        pumping_ = false;
-        changed();
         if (e) {
+            pumping_ = false;
+            changed();
             log_->error("task.failed name=outbox.pump");
         }
     });
@@ -168,13 +168,21 @@ asio::awaitable<void> Outbox::pump() {
         while (sending_ > 0) {
             co_await sends_done_.async_wait(asio::as_tuple(asio::use_awaitable));
         }
+        // pumping_ is cleared here, in the same step as the last look at the store: a message
+        // stored after that look finds no pump running and is sent directly (clearing it in the
+        // completion handler, which runs later, left a window where such a message was only
+        // queued and then never sent; the SIGKILL fault test found it).
         auto pending = store_.outbox_pending();
         if (!pending) {
             log_->error("outbox.unreadable error={}", pending.error().message);
+            pumping_ = false;
+            changed();
             co_return;
         }
         depth_ = pending->size();
         if (pending->empty()) {
+            pumping_ = false;
+            changed();
             co_return;
         }
         const OutboxEntry entry = pending->front();

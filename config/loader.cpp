@@ -2,6 +2,7 @@
 
 #include "config/sections.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -56,15 +58,63 @@ void sort_by_line(std::vector<Problem>& problems) {
 }
 
 // Parses the YAML document; a syntax error becomes one problem at the line yaml-cpp names.
+// Notices whether a second YAML document has content, and where. Only events are looked at:
+// nothing is built.
+class SecondDocument final : public YAML::EventHandler {
+public:
+    void OnDocumentStart(const YAML::Mark&) override { ++documents_; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { content(mark); }
+    void OnScalar(const YAML::Mark& mark,
+                  const std::string&,
+                  YAML::anchor_t,
+                  const std::string&) override {
+        content(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark,
+                         const std::string&,
+                         YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        content(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark,
+                    const std::string&,
+                    YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        content(mark);
+    }
+    void OnMapEnd() override {}
+
+    /// The line of the second document's first value; nullopt when there is none.
+    [[nodiscard]] std::optional<int> line() const { return line_; }
+
+private:
+    void content(const YAML::Mark& mark) {
+        if (documents_ >= 2 && !line_) {
+            line_ = mark.is_null() ? 0 : mark.line + 1;
+        }
+    }
+    int documents_ = 0;
+    std::optional<int> line_;
+};
+
 void read_document(detail::Context& ctx, std::string_view yaml, core::Settings& settings) {
     try {
-        const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-        if (documents.size() > 1 && !documents[1].IsNull()) {
-            ctx.report(detail::line_of(documents[1], 0),
-                       "",
-                       "holds more than one YAML document (---): keep one");
+        // Not YAML::LoadAll: yaml-cpp 0.7 can return an endless stream of empty documents for
+        // some malformed input (found by test/fuzz/fuzz_config: it grew without bound). The
+        // first document is the config; the parser is asked for at most one more.
+        const std::string text(yaml);
+        std::istringstream stream(text);
+        YAML::Parser parser(stream);
+        SecondDocument second;
+        for (int i = 0; i < 2 && parser.HandleNextDocument(second); ++i) {
         }
-        const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+        if (const auto line = second.line()) {
+            ctx.report(*line, "", "holds more than one YAML document (---): keep one");
+        }
+        const YAML::Node root = YAML::Load(text);
         detail::read_settings(ctx, detail::Value{root, "", 0}, settings);
     } catch (const YAML::Exception& e) {
         const int line = e.mark.is_null() ? 0 : e.mark.line + 1;

@@ -4,6 +4,8 @@
 #   deploy/dev.sh demo    runs the bot in console mode against a simulated cluster
 #   deploy/dev.sh test    runs the whole test suite (unit + integration), then the deploy checks
 #   deploy/dev.sh check   only the deploy checks (Kubernetes manifests, systemd unit, Dockerfile)
+#   deploy/dev.sh asan    the whole test suite again, built with ASan + UBSan (build-asan/)
+#   deploy/dev.sh fuzz [s] each libFuzzer target in test/fuzz for s seconds (default 60; clang)
 #   deploy/dev.sh lint    clang-format check and clang-tidy over the project's sources
 #   deploy/dev.sh bench   the benchmarks in test/bench (figures, not pass/fail)
 #   deploy/dev.sh build   only installs and builds
@@ -26,6 +28,7 @@ LINT_PACKAGES=(clang-format clang-tidy)
 # deploy/checks/run.sh: API models for the manifest schema check, and systemd-analyze. kubectl
 # is added below only when none is installed (Debian's kubernetes-client would clash with one).
 CHECK_PACKAGES=(python3-kubernetes python3-yaml)
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
@@ -72,6 +75,72 @@ run_checks() {
   "$ROOT/deploy/checks/run.sh" "$BUILD"
 }
 
+run_asan() {
+  install_packages "${PACKAGES[@]}"
+  local dir=${ROLLBOT_ASAN_BUILD_DIR:-$ROOT/build-asan}
+  say "ASan + UBSan build in $dir (preset asan)"
+  # shellcheck disable=SC2086
+  (cd "$ROOT" && cmake --preset asan -B "$dir" ${ROLLBOT_CMAKE_ARGS:-} >/dev/null)
+  cmake --build "$dir" -j"$JOBS"
+  say "running the test suite under ASan + UBSan"
+  ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$dir" --output-on-failure -j"$JOBS" --timeout 600
+}
+
+# Seeds the fuzzers from what the project already has: the configs, and real outputs of the
+# fake kubectl (one file per reader, with the reader's selector byte in front).
+fuzz_seeds() {
+  local seeds=$1 kubectl="$BUILD/test/fakes/kubectl" cluster
+  mkdir -p "$seeds/fuzz_config" "$seeds/fuzz_kubectl_output"
+  cp "$ROOT"/config/*.yaml "$ROOT"/deploy/kubernetes/rollbot.yaml "$seeds/fuzz_config/"
+  cluster=$(mktemp -d)
+  local i=0 args
+  for args in "0 get deployment backend -n preskool -o json" \
+              "1 rollout history deployment/backend -n preskool -o json" \
+              "2 get pods -n preskool -o json" \
+              "3 get events -n preskool -o json" \
+              "4 get replicasets -n preskool -o json"; do
+    i=$((i + 1))
+    # shellcheck disable=SC2086  # one argument per word on purpose
+    { printf "\\x0${args%% *}"; FAKE_KUBECTL_SCENARIO=incident "$kubectl" \
+        --kubeconfig="$cluster/cluster.json" ${args#* }; } > "$seeds/fuzz_kubectl_output/fake$i" || true
+  done
+  rm -rf "$cluster"
+}
+
+run_fuzz() {
+  local seconds=${1:-60}
+  install_packages "${PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
+  local dir=${ROLLBOT_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
+  say "libFuzzer targets with clang in $dir (preset fuzz)"
+  (cd "$ROOT" && cmake --preset fuzz -B "$dir" >/dev/null)
+  cmake --build "$dir" -j"$JOBS" --target fuzzers
+  local seeds="$dir/generated-seeds" target failed=0
+  rm -rf "$seeds" && fuzz_seeds "$seeds"
+  for target in "$dir"/test/fuzz/fuzz_*; do
+    [ -x "$target" ] || continue
+    local name corpus
+    name=$(basename "$target")
+    corpus="$dir/corpus/$name"
+    mkdir -p "$corpus" "$dir/artifacts"
+    say "fuzzing $name for ${seconds}s"
+    # New inputs go to $corpus (kept between runs); the committed and generated seeds are read.
+    if ! "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+         -print_final_stats=1 -artifact_prefix="$dir/artifacts/$name-" \
+         "$corpus" "$ROOT/test/fuzz/corpus/$name" $( [ -d "$seeds/$name" ] && echo "$seeds/$name" ) \
+         > "$dir/$name.log" 2>&1; then
+      tail -40 "$dir/$name.log" >&2
+      printf 'dev.sh: %s found a problem: the input is in %s/artifacts/; make it a unit test\n' \
+        "$name" "$dir" >&2
+      failed=1
+    fi
+    grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE' \
+      "$dir/$name.log" >&2 || true
+  done
+  return "$failed"
+}
+
 run_demo() {
   local demo="$BUILD/demo"
   rm -rf "$demo" && mkdir -p "$demo"
@@ -113,8 +182,10 @@ case "${1:-}" in
   demo) build; run_demo ;;
   test) build; run_tests; run_checks ;;
   check) build; run_checks ;;
+  asan) run_asan ;;
+  fuzz) build; run_fuzz "${2:-60}" ;;
   lint) build; run_lint ;;
   bench) install_packages "${PACKAGES[@]}"; run_bench ;;
   build) build ;;
-  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

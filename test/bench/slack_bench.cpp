@@ -1,5 +1,6 @@
 // Slack-side benchmarks of the real daemon: ack latency under bursts, memory, start-up, and
-// commands lost across a connection refresh. Usage: slack_bench [burst|refresh|all]
+// commands lost across a connection refresh, rollbot's own time in a rollback.
+// Usage: slack_bench [burst|refresh|overhead|all]
 // Prints a table per scenario and a "BENCH key=value …" line for machines.
 #include "test/support/child_process.hpp"
 #include "test/support/daemon_config.hpp"
@@ -12,6 +13,8 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -159,6 +162,10 @@ void run_bursts() {
             idle.first,
             after.second);
         std::cout << fmt::format(
+            "{:>8} start-up: process start to Socket Mode connection {:.1f} ms\n",
+            "",
+            daemon.start_to_hello_ms);
+        std::cout << fmt::format(
             "BENCH scenario=burst commands={} rate={:.0f} achieved_rate={:.0f} acked={} "
             "within_3s={} p50_ms={:.3f} p90_ms={:.3f} p99_ms={:.3f} max_ms={:.3f} "
             "idle_rss_kib={} peak_rss_kib={} start_to_hello_ms={:.1f}\n",
@@ -228,6 +235,124 @@ void run_refresh() {
         gap_ms);
 }
 
+// One kubectl invocation as the fake logged it (CLOCK_MONOTONIC, like std::chrono::steady_clock
+// on Linux, so comparable with the times taken here).
+struct Spawn {
+    std::int64_t start_ns = 0;
+    std::int64_t end_ns = 0;
+};
+
+std::vector<Spawn> read_spawns(const std::filesystem::path& file) {
+    std::vector<Spawn> out;
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) {
+        Spawn s;
+        if (std::sscanf(line.c_str(),
+                        "%lld %lld",
+                        reinterpret_cast<long long*>(&s.start_ns),
+                        reinterpret_cast<long long*>(&s.end_ns)) == 2) {
+            out.push_back(s);
+        }
+    }
+    return out;
+}
+
+std::int64_t ns_of(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// How long kubectl ran inside [from, to]: the union of the invocations' intervals.
+std::int64_t kubectl_busy_ns(std::vector<Spawn> spawns, std::int64_t from, std::int64_t to) {
+    std::sort(spawns.begin(), spawns.end(), [](const Spawn& a, const Spawn& b) {
+        return a.start_ns < b.start_ns;
+    });
+    std::int64_t busy = 0;
+    std::int64_t covered = from;
+    for (const auto& s : spawns) {
+        const std::int64_t begin = std::max(s.start_ns, covered);
+        const std::int64_t end = std::min(s.end_ns, to);
+        if (end > begin) {
+            busy += end - begin;
+            covered = end;
+        }
+    }
+    return busy;
+}
+
+// rollbot's own cost in a rollback: from the slash command to the first kubectl it starts, and
+// the whole run (command to ROLLBACK EXECUTED posted) minus the time kubectl itself was running.
+// The fake kubectl logs each invocation's start and end; the cluster is the fake's.
+void run_overhead() {
+    constexpr int kRuns = 20;
+    FakeSlackServer slack;
+    slack.add_user({"U0ALICE", "alice"});
+    Daemon daemon(slack);
+    const auto spawn_file = daemon.dir.file("cluster.json.spawns");
+    std::vector<double> first_spawn_ms;
+    std::vector<double> run_ms;
+    std::vector<double> kubectl_ms;
+    std::vector<double> overhead_ms;
+    for (int i = 0; i < kRuns; ++i) {
+        const std::string reason = fmt::format("bench-run-{}", i);
+        // Alternate between an undo (e4d5c6b7 -> abc1234f) and a rollback to e4d5c6b7 by SHA.
+        const std::string text =
+            fmt::format("backend {}--reason {}", i % 2 == 0 ? "" : "e4d5c6b7 ", reason);
+        const auto sent = Clock::now();
+        slack.send_slash_command(text, "U0ALICE", "C0INCIDENTS");
+        if (!slack.wait_for_post("C0INCIDENTS", "Reason:           " + reason, kWait)) {
+            throw std::runtime_error("no ROLLBACK EXECUTED for " + reason);
+        }
+        const auto reported = Clock::now();
+        // The card's last edit comes after the verification, just before the lock is released.
+        const std::string card = fmt::format("⏪ *backend rollback to {}* — R{},",
+                                             i % 2 == 0 ? "the previous revision" : "e4d5c6b7",
+                                             i + 1);
+        if (!slack.wait_for_update(card, kWait)) {
+            throw std::runtime_error("the card of run " + std::to_string(i + 1) + " never ended");
+        }
+        // The lock goes once Slack has answered that edit: leave it a moment, outside the
+        // measured interval, so the next command is not refused as busy.
+        std::this_thread::sleep_for(100ms);
+        const auto spawns = read_spawns(spawn_file);
+        std::int64_t first = -1;
+        for (const auto& s : spawns) {
+            if (s.start_ns >= ns_of(sent) && (first < 0 || s.start_ns < first)) {
+                first = s.start_ns;
+            }
+        }
+        const double total = std::chrono::duration<double, std::milli>(reported - sent).count();
+        const double busy =
+            static_cast<double>(kubectl_busy_ns(spawns, ns_of(sent), ns_of(reported))) / 1e6;
+        first_spawn_ms.push_back(first < 0 ? -1 : static_cast<double>(first - ns_of(sent)) / 1e6);
+        run_ms.push_back(total);
+        kubectl_ms.push_back(busy);
+        overhead_ms.push_back(total - busy);
+    }
+    std::cout << "\n== bot overhead (backend rollbacks, fake kubectl, " << kRuns << " runs) ==\n";
+    std::cout << fmt::format("{:>28} {:>9} {:>9} {:>9}\n", "", "p50 ms", "p90 ms", "max ms");
+    const auto row = [](const char* name, const std::vector<double>& v) {
+        std::cout << fmt::format("{:>28} {:>9.2f} {:>9.2f} {:>9.2f}\n",
+                                 name,
+                                 percentile(v, 0.5),
+                                 percentile(v, 0.9),
+                                 *std::max_element(v.begin(), v.end()));
+    };
+    row("command -> first kubectl", first_spawn_ms);
+    row("command -> report posted", run_ms);
+    row("kubectl running", kubectl_ms);
+    row("rollbot's own (run - kubectl)", overhead_ms);
+    std::cout << fmt::format(
+        "BENCH scenario=overhead runs={} first_spawn_p50_ms={:.2f} first_spawn_max_ms={:.2f} "
+        "run_p50_ms={:.2f} kubectl_p50_ms={:.2f} overhead_p50_ms={:.2f} overhead_max_ms={:.2f}\n",
+        kRuns,
+        percentile(first_spawn_ms, 0.5),
+        *std::max_element(first_spawn_ms.begin(), first_spawn_ms.end()),
+        percentile(run_ms, 0.5),
+        percentile(kubectl_ms, 0.5),
+        percentile(overhead_ms, 0.5),
+        *std::max_element(overhead_ms.begin(), overhead_ms.end()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -238,6 +363,9 @@ int main(int argc, char** argv) {
         }
         if (what == "refresh" || what == "all") {
             run_refresh();
+        }
+        if (what == "overhead" || what == "all") {
+            run_overhead();
         }
     } catch (const std::exception& e) {
         std::cerr << "slack_bench: " << e.what() << "\n";

@@ -33,7 +33,8 @@
 //                                                    "upgrade_error" likewise
 //               ]},
 //   "faults": [{"match": "rollout undo", "stdout": "", "stderr": "...", "exit": 1,
-//               "sleep_ms": 0, "times": 1}],  the first whose match is a substring of the
+//               "sleep_ms": 0, "times": 1,    the first whose match is a substring of the
+//               "repeat": 1}],                (repeat: stdout printed this many times)
 //                                             space-joined argv (and has times left; absent =
 //                                             unlimited) replaces the command: sleep, print, exit
 //                                             (exit defaults to 1)

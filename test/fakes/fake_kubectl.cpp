@@ -11,8 +11,10 @@
 #include "test/fakes/kubectl_cli.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <thread>
 
@@ -348,6 +350,12 @@ Outcome run_locked(const std::filesystem::path& path,
     } else if (const auto fault = take_fault(state, join(argv))) {
         result.out = fault->value("stdout", "");
         result.err = fault->value("stderr", "");
+        // "repeat": N prints stdout N times (a chatty or runaway command).
+        const int repeat = fault->value("repeat", 1);
+        const std::string once = result.out;
+        for (int i = 1; i < repeat; ++i) {
+            result.out += once;
+        }
         result.code = fault->value("exit", 1);
         result.delay = std::chrono::milliseconds(fault->value("sleep_ms", 0));
     } else if (!known_verb(inv.words[0])) {
@@ -360,6 +368,42 @@ Outcome run_locked(const std::filesystem::path& path,
     save_state(path, state);
     return result;
 }
+
+// When this process started (CLOCK_MONOTONIC, comparable across processes), for the log below.
+std::int64_t g_started_ns = 0;
+
+std::int64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Appends "<start_ns> <end_ns> <argv…>" to `<state file>.spawns` when the invocation ends: the
+// benchmarks read it to tell rollbot's own time from the time kubectl took (test/bench).
+class SpawnLog {
+public:
+    SpawnLog(std::string path, const std::vector<std::string>& argv) : path_(std::move(path)) {
+        for (const auto& a : argv) {
+            args_ += " " + a;
+        }
+    }
+    ~SpawnLog() {
+        if (FILE* f = std::fopen((path_ + ".spawns").c_str(), "a")) {
+            std::fprintf(f,
+                         "%lld %lld%s\n",
+                         static_cast<long long>(g_started_ns),
+                         static_cast<long long>(monotonic_ns()),
+                         args_.c_str());
+            std::fclose(f);
+        }
+    }
+    SpawnLog(const SpawnLog&) = delete;
+    SpawnLog& operator=(const SpawnLog&) = delete;
+
+private:
+    std::string path_;
+    std::string args_;
+};
 
 int run(const std::vector<std::string>& argv) {
     std::vector<std::string> before;
@@ -400,6 +444,7 @@ int run(const std::vector<std::string>& argv) {
         return refused.code;
     }
     line.ns = g.ns.value_or("");
+    const SpawnLog spawn_log(path, argv);
     const Outcome first = run_locked(path, argv, g, line);
     if (!first.then) {
         std::this_thread::sleep_for(first.delay);  // faults: sleep first, then print
@@ -420,6 +465,7 @@ int run(const std::vector<std::string>& argv) {
 }  // namespace rollbot::fakes
 
 int main(int argc, char** argv) {
+    rollbot::fakes::g_started_ns = rollbot::fakes::monotonic_ns();
     try {
         return rollbot::fakes::run(std::vector<std::string>(argv + 1, argv + argc));
     } catch (const std::exception& e) {

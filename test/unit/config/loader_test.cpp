@@ -439,6 +439,18 @@ TEST(ConfigLoader, LocalhostListensOnTheLoopbackAddress) {
     EXPECT_EQ(result->http, (core::HttpSettings{"127.0.0.1", 18081}));
 }
 
+// Found by test/fuzz/fuzz_config: with YAML::LoadAll, yaml-cpp 0.7 returned empty documents
+// without end for this file (vertical tabs in a comment, a stray `,slack:`), and the loader grew
+// until memory ran out. It must be a configuration problem like any other.
+TEST(ConfigLoader, InputThatMadeYamlCppLoadAllEndlessIsAnError) {
+    const auto result = load_settings(
+        ROLLBOT_SOURCE_DIR "/test/data/fuzz/config-loadall-endless.yaml",
+        [](std::string_view) { return std::optional<std::string>{}; },
+        LoadOptions{false});
+    ASSERT_FALSE(result.has_value());
+    EXPECT_FALSE(result.error().empty());
+}
+
 TEST(ConfigLoader, ListenPortZeroPicksAPortAndEmptyTurnsTheEndpointOff) {
     const auto any = parse(with("http: {listen: \"127.0.0.1:0\"}\n"));
     ASSERT_TRUE(any.has_value());
