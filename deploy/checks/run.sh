@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 ROLLBOTD="$BUILD/bot/rollbotd"
 WORK=$(mktemp -d)
-APISERVER_PID=
+APISERVER_PID=  # set by coproc below
 cleanup() {
   [ -n "$APISERVER_PID" ] && kill "$APISERVER_PID" 2>/dev/null || true
   rm -rf "$WORK"
@@ -37,7 +37,6 @@ fi
 step "kubectl apply --dry-run=client -k against a fake API server"
 mkdir -p "$WORK/home"
 coproc APISERVER { exec /usr/bin/python3 "$ROOT/test/fakes/fake_apiserver.py" 2> "$WORK/apiserver.log"; }
-APISERVER_PID=$APISERVER_PID
 port=
 read -r -t 30 port <&"${APISERVER[0]}" || true  # it prints its port once it listens
 if HOME="$WORK/home" kubectl apply --dry-run=client --validate=false -k "$ROOT/deploy/kubernetes" \

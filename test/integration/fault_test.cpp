@@ -174,19 +174,7 @@ protected:
                 {"SLACK_BOT_TOKEN", slack_.options().bot_token}});
     }
 
-    void slow_rollout(int ms) {
-        ChildProcess seed({std::string(ROLLBOT_FAKES_DIR) + "/kubectl",
-                           "--kubeconfig=" + dir_.file("cluster.json").string(),
-                           "get",
-                           "deployment",
-                           "backend",
-                           "-n",
-                           "preskool"});
-        ASSERT_EQ(seed.wait_exit(kWait), 0);
-        json state = json::parse(dir_.read("cluster.json"));
-        state["status_delay_ms"] = ms;
-        dir_.write("cluster.json", state.dump());
-    }
+    void slow_rollout(int ms) { ASSERT_TRUE(test::slow_rollout(dir_.path().string(), ms)); }
 
     // Reports only: the help text mentions ROLLBACK EXECUTED too.
     std::size_t count_reports() const {

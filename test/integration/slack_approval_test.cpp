@@ -80,22 +80,7 @@ protected:
         return n;
     }
 
-    // Seeds the fake cluster, then makes `rollout status` take `ms` milliseconds.
-    void slow_rollout(int ms) {
-        ChildProcess seed({std::string(ROLLBOT_FAKES_DIR) + "/kubectl",
-                           "--kubeconfig=" + dir_.file("cluster.json").string(),
-                           "get",
-                           "deployment",
-                           "backend",
-                           "-n",
-                           "preskool"});
-        ASSERT_EQ(seed.wait_exit(kWait), 0);
-        std::ifstream in(dir_.file("cluster.json"));
-        auto state = nlohmann::json::parse(in, nullptr, false);
-        ASSERT_FALSE(state.is_discarded());
-        state["status_delay_ms"] = ms;
-        std::ofstream(dir_.file("cluster.json")) << state.dump();
-    }
+    void slow_rollout(int ms) { ASSERT_TRUE(test::slow_rollout(dir_.path().string(), ms)); }
 
     void stop(ChildProcess& bot) {
         bot.send_signal(SIGTERM);

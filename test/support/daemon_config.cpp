@@ -1,6 +1,12 @@
 #include "test/support/daemon_config.hpp"
 
+#include "test/support/child_process.hpp"
+
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
 
 namespace rollbot::test {
 
@@ -51,6 +57,28 @@ console:
                                 c.http_listen.empty() ? std::string("http:\n  listen: \"\"")
                                                       : "http:\n  listen: " + c.http_listen),
                        fmt::arg("extra", c.extra));
+}
+
+bool slow_rollout(const std::string& dir, int ms) {
+    const std::string cluster = dir + "/cluster.json";
+    ChildProcess seed({std::string(ROLLBOT_FAKES_DIR) + "/kubectl",
+                       "--kubeconfig=" + cluster,
+                       "get",
+                       "deployment",
+                       "backend",
+                       "-n",
+                       "preskool"});
+    if (seed.wait_exit(std::chrono::seconds(20)) != 0) {
+        return false;
+    }
+    std::ifstream in(cluster);
+    auto state = nlohmann::json::parse(in, nullptr, false);
+    if (state.is_discarded()) {
+        return false;
+    }
+    state["status_delay_ms"] = ms;
+    std::ofstream(cluster) << state.dump();
+    return true;
 }
 
 }  // namespace rollbot::test

@@ -20,4 +20,8 @@ struct DaemonConfig {
 /// bob, DB approvals by S0DBA, the console directory (alice, bob, dave), channel C0INCIDENTS.
 [[nodiscard]] std::string daemon_config(const DaemonConfig& config);
 
+/// Seeds the fake cluster in `dir` (cluster.json, default scenario) and makes its
+/// `rollout status` take `ms` milliseconds. False when the fake kubectl or the file failed.
+[[nodiscard]] bool slow_rollout(const std::string& dir, int ms);
+
 }  // namespace rollbot::test
