@@ -327,6 +327,29 @@ Error transfer_error(CURLcode code,
 }
 
 /// Runs on a pool thread: one easy handle, one blocking transfer.
+// One easy handle per pool thread. libcurl keeps its connection cache, DNS cache and TLS
+// session cache across curl_easy_reset, so consecutive Web API calls reuse one keep-alive TLS
+// connection to Slack instead of paying a TCP and TLS handshake each. Freed when the pool's
+// thread ends (the client's destructor joins the pool).
+CURL* thread_handle() {
+    thread_local const EasyHandle easy(curl_easy_init(), &curl_easy_cleanup);
+    ROLLBOT_CHECK(easy != nullptr, "curl_easy_init failed");
+    return easy.get();
+}
+
+// Options point at this transfer's stack (error buffer, header list, callbacks' data): clear
+// them when the transfer ends, whichever way it ends.
+class ResetOnExit {
+public:
+    explicit ResetOnExit(CURL* easy) : easy_(easy) { curl_easy_reset(easy_); }
+    ~ResetOnExit() { curl_easy_reset(easy_); }
+    ResetOnExit(const ResetOnExit&) = delete;
+    ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+private:
+    CURL* easy_;
+};
+
 Result<HttpResponse> perform(const Job& job) {
     const auto& request = job.request;
     if (!is_token(request.method)) {
@@ -343,32 +366,32 @@ Result<HttpResponse> perform(const Job& job) {
     if (job.stopping->load() || job.cancelled->load()) {
         return request_error(ErrorKind::Cancelled, request, *target, "cancelled");
     }
-    const EasyHandle easy(curl_easy_init(), &curl_easy_cleanup);
-    ROLLBOT_CHECK(easy != nullptr, "curl_easy_init failed");
+    CURL* const easy = thread_handle();
     Transfer transfer{.max_body_bytes = job.max_body_bytes,
                       .stopping = job.stopping.get(),
                       .cancelled = job.cancelled.get()};
     std::array<char, CURL_ERROR_SIZE> errors{};
     const HeaderList headers = build_headers(request.headers);
+    const ResetOnExit reset(easy);  // declared last: resets before the above are destroyed
 
-    CURLcode rc = configure_transfer(easy.get(), job, transfer, errors.data());
+    CURLcode rc = configure_transfer(easy, job, transfer, errors.data());
     if (rc == CURLE_OK) {
-        rc = configure_method(easy.get(), request);
+        rc = configure_method(easy, request);
     }
     if (rc == CURLE_OK) {
-        rc = curl_easy_setopt(easy.get(), CURLOPT_HTTPHEADER, headers.get());
+        rc = curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
     }
     const auto start = std::chrono::steady_clock::now();
     if (rc == CURLE_OK) {
-        rc = curl_easy_perform(easy.get());
+        rc = curl_easy_perform(easy);
     }
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
     if (rc != CURLE_OK || transfer.body_too_large) {
-        return transfer_error(rc, easy.get(), transfer, job, *target, errors.data());
+        return transfer_error(rc, easy, transfer, job, *target, errors.data());
     }
     long status = 0;
-    (void)curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
+    (void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     return HttpResponse{
         static_cast<int>(status), std::move(transfer.headers), std::move(transfer.body), elapsed};
 }

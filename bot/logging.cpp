@@ -19,7 +19,10 @@
 namespace rollbot::core {
 namespace {
 
-constexpr std::size_t kLogQueueSize = 16384;
+// Slots are preallocated and touched at start-up (408 bytes each with spdlog 1.10): 2048 slots
+// are 0.8 MiB resident, ~0.2 s of the heaviest burst rollbot logs (5,000 commands/s), which the
+// log thread drains far faster. 16384 cost 6.5 MiB, most of the daemon's own memory.
+constexpr std::size_t kLogQueueSize = 2048;
 
 std::string json_escape(std::string_view s) {
     std::string out;

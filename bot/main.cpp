@@ -471,6 +471,9 @@ int run(const Options& opt) {
 int main(int argc, char** argv) try {
     // Writes to a closed pipe or socket must be errors we handle, not a silent death.
     std::signal(SIGPIPE, SIG_IGN);
+    // A file-size limit (ulimit -f, systemd LimitFSIZE=) reached by the state file or a log must
+    // fail that write (EFBIG, reported like a full disk) instead of killing the daemon mid-run.
+    std::signal(SIGXFSZ, SIG_IGN);
     Options opt;
     CLI::App app{"rollbotd: PreSkool ERP rollback chat-ops daemon"};
     app.add_option("--config", opt.config, "configuration file (YAML)");

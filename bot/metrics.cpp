@@ -280,6 +280,10 @@ void define_rollbot_metrics(Metrics& m) {
              T::Counter,
              "Slash commands, by kind and what came of them",
              {"kind", "outcome"});
+    m.define("rollbot_state_write_errors_total",
+             T::Counter,
+             "Writes to the state file that failed (full or read-only disk), by what was written",
+             {"what"});
     m.define("rollbot_approvals_total", T::Counter, "Closed approvals, by outcome", {"outcome"});
     m.define("rollbot_approvals_pending", T::Gauge, "Approvals waiting for a decision now");
     m.define("rollbot_runs_total",

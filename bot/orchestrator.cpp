@@ -117,6 +117,7 @@ void Orchestrator::record(std::string_view kind,
     if (!written) {
         deps_.log->error(
             "audit.write_failed id={} kind={} error={}", id, kind, written.error().message);
+        count("rollbot_state_write_errors_total", {"audit"});
     }
 }
 
@@ -377,6 +378,26 @@ asio::awaitable<void> Orchestrator::update_card(RequestId id, std::string status
     }
 }
 
+asio::awaitable<void> Orchestrator::state_not_saved(RequestId id, std::string what, Error error) {
+    deps_.log->error("state.not_saved id={} what={} error={}", id, what, error.message);
+    count("rollbot_state_write_errors_total", {what});
+    Run& run = runs_.at(id);
+    if (run.state_warned) {
+        co_return;
+    }
+    run.state_warned = true;
+    std::optional<MessageTs> thread;
+    if (run.card) {
+        thread = run.card->ts;
+    }
+    OutboundMessage warning{
+        run.channel, thread, deps_.reporter.state_not_saved(run, error.message)};
+    auto posted = co_await deps_.chat.post(std::move(warning));
+    if (!posted) {
+        deps_.log->error("state.warning_not_posted id={} error={}", id, posted.error().message);
+    }
+}
+
 asio::awaitable<void> Orchestrator::execute(RequestId id) {
     Run& run = runs_.at(id);
     // Through the outbox like every post of a run: if Slack is down the card still arrives,
@@ -398,7 +419,7 @@ asio::awaitable<void> Orchestrator::execute(RequestId id) {
                            run.card,
                            {}};
     if (auto saved = deps_.store.run_started(stored); !saved) {
-        deps_.log->error("state.run_not_saved id={} error={}", id, saved.error().message);
+        co_await state_not_saved(id, "run_started", saved.error());
     }
     const auto& steps = run.plan.steps;
     for (std::size_t i = 0; i < steps.size() && run.state == RunState::Running; ++i) {
@@ -432,7 +453,7 @@ asio::awaitable<void> Orchestrator::execute(RequestId id) {
                            result.duration.count(),
                            result.output_digest));
         if (auto saved = deps_.store.step_finished(id, step_record); !saved) {
-            deps_.log->error("state.step_not_saved id={} error={}", id, saved.error().message);
+            co_await state_not_saved(id, "step", saved.error());
         }
         run.results.push_back(std::move(result));
         const StepResult& done = run.results.back();
@@ -517,7 +538,7 @@ asio::awaitable<void> Orchestrator::finish(RequestId id) {
     if (auto saved =
             deps_.store.run_finished(id, std::string(to_string(run.state)), deps_.clock.now());
         !saved) {
-        deps_.log->error("state.run_not_saved id={} error={}", id, saved.error().message);
+        co_await state_not_saved(id, "run_finished", saved.error());
     }
     std::string reasons;
     if (run.verdict) {

@@ -128,6 +128,9 @@ private:
     boost::asio::awaitable<void> show_verify(SlashCommand cmd);
     boost::asio::awaitable<void> show_advice(SlashCommand cmd);
     boost::asio::awaitable<void> update_card(RequestId id, std::string status);
+    /// A write of a run's progress failed: logged, counted, and the channel told once per run
+    /// (directly, as the outbox cannot store it either).
+    boost::asio::awaitable<void> state_not_saved(RequestId id, std::string what, Error error);
 
     // Approvals (orchestrator_approvals.cpp).
     struct PendingApproval {

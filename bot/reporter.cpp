@@ -305,6 +305,14 @@ std::string Reporter::shutdown_notice(std::string_view why,
     return renderer_.render("shutdown", d);
 }
 
+std::string Reporter::state_not_saved(const Run& run, std::string_view error) const {
+    Data d = object();
+    d.set("id", run.id.value);
+    d.set("error", std::string(error));
+    d.set("running", run.state == RunState::Running);
+    return renderer_.render("state_not_saved", d);
+}
+
 std::string Reporter::help() const {
     Data d = object();
     d.set("usage", std::string(command_usage()));

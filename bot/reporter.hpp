@@ -125,6 +125,8 @@ public:
                                               const std::vector<std::string>& approvals,
                                               const std::vector<std::string>& runs,
                                               Duration grace) const;
+    /// A run's progress could not be written to the state file (full or read-only disk).
+    [[nodiscard]] std::string state_not_saved(const Run& run, std::string_view error) const;
 
     /// "e4d5c6b7" or "backend e4d5c6b7, frontend 5e6f7a8b" (design §4 "from" and "to").
     [[nodiscard]] static std::string tags(const ClusterSnapshot& snapshot,

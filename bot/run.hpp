@@ -52,6 +52,7 @@ struct Run {
     std::string incident_note;  // where the incident start came from, for the time table
     RunState state = RunState::Running;
     bool stopped_by_shutdown = false;  // its step was killed when rollbot's stop grace ran out
+    bool state_warned = false;         // the channel was told its progress could not be saved
     std::chrono::system_clock::time_point received_at;
     PhaseMarks marks;
     std::optional<MessageRef> card;  // the request message; progress goes into its thread

@@ -32,19 +32,31 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kWait = 60s;
 
-// VmRSS and VmHWM (peak) of a process, in KiB.
-std::pair<long, long> memory_kib(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/status", pid));
+// A process's memory from /proc/<pid>/status, in KiB: resident now, the peak, and the resident
+// split into private anonymous pages (heap, stacks: rollbot's own) and file pages (the binary
+// and the shared libraries, shared with every process that maps them).
+struct MemoryKib {
     long rss = -1;
     long hwm = -1;
+    long anon = -1;
+    long file = -1;
+};
+
+MemoryKib memory_kib(pid_t pid) {
+    std::ifstream in(fmt::format("/proc/{}/status", pid));
+    MemoryKib m;
     for (std::string line; std::getline(in, line);) {
         if (line.starts_with("VmRSS:")) {
-            rss = std::stol(line.substr(6));
+            m.rss = std::stol(line.substr(6));
         } else if (line.starts_with("VmHWM:")) {
-            hwm = std::stol(line.substr(6));
+            m.hwm = std::stol(line.substr(6));
+        } else if (line.starts_with("RssAnon:")) {
+            m.anon = std::stol(line.substr(8));
+        } else if (line.starts_with("RssFile:")) {
+            m.file = std::stol(line.substr(8));
         }
     }
-    return {rss, hwm};
+    return m;
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -159,8 +171,17 @@ void run_bursts() {
             r.p99,
             r.max,
             fmt::format("{}/{}", r.within_3s, r.sent),
-            idle.first,
-            after.second);
+            idle.rss,
+            after.hwm);
+        std::cout << fmt::format(
+            "{:>8} memory: idle {} KiB = {} KiB file pages (binary, shared libraries) + {} KiB "
+            "anonymous; peak {} KiB; {} KiB anonymous when the last ack arrived\n",
+            "",
+            idle.rss,
+            idle.file,
+            idle.anon,
+            after.hwm,
+            after.anon);
         std::cout << fmt::format(
             "{:>8} start-up: process start to Socket Mode connection {:.1f} ms\n",
             "",
@@ -168,7 +189,8 @@ void run_bursts() {
         std::cout << fmt::format(
             "BENCH scenario=burst commands={} rate={:.0f} achieved_rate={:.0f} acked={} "
             "within_3s={} p50_ms={:.3f} p90_ms={:.3f} p99_ms={:.3f} max_ms={:.3f} "
-            "idle_rss_kib={} peak_rss_kib={} start_to_hello_ms={:.1f}\n",
+            "idle_rss_kib={} idle_file_kib={} idle_anon_kib={} peak_rss_kib={} "
+            "end_anon_kib={} start_to_hello_ms={:.1f}\n",
             r.sent,
             rate,
             r.achieved_rate,
@@ -178,8 +200,11 @@ void run_bursts() {
             r.p90,
             r.p99,
             r.max,
-            idle.first,
-            after.second,
+            idle.rss,
+            idle.file,
+            idle.anon,
+            after.hwm,
+            after.anon,
             daemon.start_to_hello_ms);
     }
 }

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <sys/resource.h>
 #include <thread>
 
 namespace rollbot::fakes {
@@ -466,6 +467,14 @@ int run(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
     rollbot::fakes::g_started_ns = rollbot::fakes::monotonic_ns();
+    // The fake cluster stands for a remote API server: its file is not on rollbot's disk. A
+    // test that fills that disk (a lowered RLIMIT_FSIZE on the daemon, inherited here) must not
+    // also break the cluster, so lift the soft limit back to the hard one.
+    if (rlimit limit{};
+        ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        (void)::setrlimit(RLIMIT_FSIZE, &limit);
+    }
     try {
         return rollbot::fakes::run(std::vector<std::string>(argv + 1, argv + argc));
     } catch (const std::exception& e) {

@@ -130,7 +130,9 @@ BeastResponse to_beast(const FakeResponse& answer, const BeastRequest& request) 
 
 /// One connection: read a request, record it, answer (after its delay), until either side
 /// closes. Each connection has its own timer, so a delayed answer holds up nobody else.
-asio::awaitable<void> serve_connection(Recorder* recorder, tcp::socket socket) {
+asio::awaitable<void> serve_connection(Recorder* recorder,
+                                       tcp::socket socket,
+                                       std::size_t connection) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
@@ -142,7 +144,9 @@ asio::awaitable<void> serve_connection(Recorder* recorder, tcp::socket socket) {
             break;  // the client closed (or sent something that is not HTTP)
         }
         const BeastRequest& request = parser.get();
-        const FakeResponse answer = recorder->record(to_fake(request));
+        FakeRequest received = to_fake(request);
+        received.connection = connection;
+        const FakeResponse answer = recorder->record(std::move(received));
         if (answer.delay.count() > 0) {
             asio::steady_timer timer(stream.get_executor(), answer.delay);
             const auto waited = co_await timer.async_wait(kNothrow);
@@ -164,6 +168,7 @@ asio::awaitable<void> serve_connection(Recorder* recorder, tcp::socket socket) {
 }
 
 asio::awaitable<void> accept_connections(Recorder* recorder, tcp::acceptor* acceptor) {
+    std::size_t accepted_count = 0;
     for (;;) {
         auto accepted = co_await acceptor->async_accept(kNothrow);
         const auto error = std::get<0>(accepted);
@@ -174,8 +179,9 @@ asio::awaitable<void> accept_connections(Recorder* recorder, tcp::acceptor* acce
             ADD_FAILURE() << "FakeHttpServer: accept: " << error.message();
             co_return;
         }
+        ++accepted_count;
         asio::co_spawn(acceptor->get_executor(),
-                       serve_connection(recorder, std::move(std::get<1>(accepted))),
+                       serve_connection(recorder, std::move(std::get<1>(accepted)), accepted_count),
                        report_crash);
     }
 }

@@ -21,6 +21,7 @@ struct FakeRequest {
     std::string target;     // path and query, as sent
     core::Headers headers;  // names lower-cased, in the order received
     std::string body;
+    std::size_t connection = 0;  // which TCP connection it came on: 1, 2, … in accept order
 
     /// The first header called `lower_name`, or nullptr.
     [[nodiscard]] const std::string* header(std::string_view lower_name) const;

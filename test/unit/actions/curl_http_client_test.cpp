@@ -386,6 +386,44 @@ TEST_F(CurlHttpClientPoolTest, ConcurrentRequestsAllCompleteInParallel) {
     EXPECT_EQ(server.requests().size(), 4U);
 }
 
+class CurlHttpClientOneThreadTest : public CurlHttpClientTest {
+protected:
+    CurlHttpClientOneThreadTest() : CurlHttpClientTest({.threads = 1}) {}
+};
+
+// Each Web API call to Slack must not pay a new TCP + TLS handshake: requests one after another
+// go over one keep-alive connection, and nothing of one request (headers, method, body) leaks
+// into the next one on that connection. A request that timed out does not poison the handle.
+TEST_F(CurlHttpClientOneThreadTest, SequentialRequestsReuseOneConnectionAndNothingElse) {
+    FakeHttpServer server([](const FakeRequest& request) {
+        return FakeResponse{.body = request.target, .delay = request.target == "/slow" ? 3s : 0s};
+    });
+    HttpRequest first = get(server.url("/first"));
+    first.method = "POST";
+    first.headers = {{"Authorization", "Bearer xoxb-first"}};
+    first.body = "a=1";
+    ASSERT_TRUE(send(first).has_value());
+    ASSERT_TRUE(send(get(server.url("/second"))).has_value());
+    HttpRequest slow = get(server.url("/slow"));
+    slow.timeout = 200ms;
+    const auto timed_out = send(slow);
+    ASSERT_FALSE(timed_out.has_value());
+    EXPECT_EQ(timed_out.error().kind, ErrorKind::Timeout);
+    const auto third = send(get(server.url("/third")));
+    ASSERT_TRUE(third.has_value()) << third.error().message;
+    EXPECT_EQ(third->body, "/third");
+
+    const auto seen = server.requests();
+    ASSERT_EQ(seen.size(), 4U);
+    EXPECT_EQ(seen[0].connection, 1U);
+    EXPECT_EQ(seen[1].connection, 1U) << "the second request reused the first's connection";
+    EXPECT_EQ(seen[1].method, "GET");
+    EXPECT_EQ(seen[1].header("authorization"), nullptr) << "the first request's header leaked";
+    EXPECT_TRUE(seen[1].body.empty());
+    EXPECT_NE(seen[3].connection, seen[2].connection)
+        << "the connection of the timed-out request is not reused";
+}
+
 TEST(FormEncode, KeepsUnreservedCharacters) {
     EXPECT_EQ(rollbot::core::form_encode("AZaz09-._~"), "AZaz09-._~");
     EXPECT_EQ(rollbot::core::form_encode(""), "");

@@ -164,6 +164,22 @@ TEST_F(Messages, ShutdownNoticeListsOnlyWhatIsPending) {
     EXPECT_THAT(hostile, ::testing::Not(HasSubstr("<!channel>"))) << "values are escaped";
 }
 
+TEST_F(Messages, StateNotSavedSaysWhatItMeansWhileRunningAndAfter) {
+    core::Run run = backend_run();
+    const auto running = reporter_.state_not_saved(run, "state.step_finished: disk I/O error");
+    EXPECT_THAT(
+        running,
+        HasSubstr("⚠️ *R7: rollbot cannot save its state* (state.step_finished: disk I/O "
+                  "error). The rollback goes on and its report follows"));
+    EXPECT_THAT(running, HasSubstr("New requests are refused until the state file can be written"));
+    run.state = RunState::Succeeded;
+    const auto ended = reporter_.state_not_saved(run, "database or disk is full");
+    EXPECT_THAT(ended, HasSubstr("R7 has ended; its record may be incomplete."));
+    EXPECT_THAT(ended, ::testing::Not(HasSubstr("goes on")));
+    const auto hostile = reporter_.state_not_saved(run, "<!channel> *x*");
+    EXPECT_THAT(hostile, ::testing::Not(HasSubstr("<!channel>"))) << "the error is escaped";
+}
+
 TEST_F(Messages, DryRunSaysNothingChanged) {
     core::Run run = backend_run();
     run.state = RunState::DryRun;
