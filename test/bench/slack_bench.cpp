@@ -83,10 +83,7 @@ struct Daemon {
         process = std::make_unique<ChildProcess>(
             std::vector<std::string>{
                 ROLLBOTD_PATH, "--config", dir.file("config.yaml").string(), "--log-level", "warn"},
-            std::vector<std::pair<std::string, std::string>>{
-                {"SLACK_API_URL", slack.api_url()},
-                {"SLACK_APP_TOKEN", slack.options().app_token},
-                {"SLACK_BOT_TOKEN", slack.options().bot_token}});
+            slack.daemon_env());
         if (!slack.wait_for_connections(1, kWait)) {
             throw std::runtime_error("the daemon never connected");
         }

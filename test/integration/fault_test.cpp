@@ -243,10 +243,7 @@ protected:
         slack_.add_usergroup("S0DBA", {"U0BOB"});
         return std::make_unique<ChildProcess>(
             std::vector<std::string>{ROLLBOTD_PATH, "--config", dir_.file("config.yaml").string()},
-            std::vector<std::pair<std::string, std::string>>{
-                {"SLACK_API_URL", slack_.api_url()},
-                {"SLACK_APP_TOKEN", slack_.options().app_token},
-                {"SLACK_BOT_TOKEN", slack_.options().bot_token}});
+            slack_.daemon_env());
     }
 
     void slow_rollout(int ms) { ASSERT_TRUE(test::slow_rollout(dir_.path().string(), ms)); }

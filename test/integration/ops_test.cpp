@@ -193,10 +193,7 @@ protected:
         dir_.write("config.yaml", daemon_config(config));
         return std::make_unique<ChildProcess>(
             std::vector<std::string>{ROLLBOTD_PATH, "--config", dir_.file("config.yaml").string()},
-            std::vector<std::pair<std::string, std::string>>{
-                {"SLACK_API_URL", slack.api_url()},
-                {"SLACK_APP_TOKEN", slack.options().app_token},
-                {"SLACK_BOT_TOKEN", slack.options().bot_token}});
+            slack.daemon_env());
     }
 
     static std::string hello() {

@@ -44,10 +44,7 @@ protected:
         dir_.write("config.yaml", config);
         auto bot = std::make_unique<ChildProcess>(
             std::vector<std::string>{ROLLBOTD_PATH, "--config", dir_.file("config.yaml").string()},
-            std::vector<std::pair<std::string, std::string>>{
-                {"SLACK_API_URL", slack_.api_url()},
-                {"SLACK_APP_TOKEN", slack_.options().app_token},
-                {"SLACK_BOT_TOKEN", slack_.options().bot_token}});
+            slack_.daemon_env());
         EXPECT_TRUE(slack_.wait_for_opened(++opened_, kWait));
         return bot;
     }

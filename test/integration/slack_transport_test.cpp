@@ -35,11 +35,7 @@ protected:
         dir_.write("config.yaml", daemon_config(config));
         std::vector<std::string> argv{ROLLBOTD_PATH, "--config", dir_.file("config.yaml").string()};
         argv.insert(argv.end(), args.begin(), args.end());
-        return std::make_unique<ChildProcess>(argv,
-                                              std::vector<std::pair<std::string, std::string>>{
-                                                  {"SLACK_API_URL", slack.api_url()},
-                                                  {"SLACK_APP_TOKEN", slack.options().app_token},
-                                                  {"SLACK_BOT_TOKEN", slack.options().bot_token}});
+        return std::make_unique<ChildProcess>(argv, slack.daemon_env());
     }
 
     static void add_people(FakeSlackServer& slack) {
@@ -307,9 +303,7 @@ TEST_F(SlackTransport, TlsWithoutTheCaIsRefused) {
     config.health_url = health_.url("/");
     dir_.write("config.yaml", daemon_config(config));
     ChildProcess bot({ROLLBOTD_PATH, "--config", dir_.file("config.yaml").string()},
-                     {{"SLACK_API_URL", slack.api_url()},
-                      {"SLACK_APP_TOKEN", slack.options().app_token},
-                      {"SLACK_BOT_TOKEN", slack.options().bot_token}});
+                     slack.daemon_env());
     ASSERT_TRUE(bot.wait_for_stderr("SSL certificate problem", kWait));
     ASSERT_TRUE(bot.wait_for_stderr("slack.reconnect_wait attempt=2", kWait)) << "backs off";
     EXPECT_EQ(slack.connections_opened(), 0U);

@@ -35,6 +35,12 @@ std::string FakeSlackServer::api_url() const {
     return workspace_->api_url();
 }
 
+std::vector<std::pair<std::string, std::string>> FakeSlackServer::daemon_env() const {
+    return {{"SLACK_API_URL", api_url()},
+            {"SLACK_APP_TOKEN", options().app_token},
+            {"SLACK_BOT_TOKEN", options().bot_token}};
+}
+
 std::string FakeSlackServer::ca_file() {
     return std::string(ROLLBOT_TEST_DATA_DIR) + "/ca.pem";
 }

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace rollbot::test {
@@ -165,6 +166,8 @@ public:
     [[nodiscard]] std::uint16_t port() const;
     /// `http://127.0.0.1:<port>/api/` (https with tls).
     [[nodiscard]] std::string api_url() const;
+    /// The environment that points rollbotd at this fake: SLACK_API_URL and both tokens.
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> daemon_env() const;
     /// The test CA that signed the server certificate (PEM).
     [[nodiscard]] static std::string ca_file();
     [[nodiscard]] const FakeSlackOptions& options() const;
