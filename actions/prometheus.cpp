@@ -78,8 +78,11 @@ std::optional<TimePoint> sample_time(const json& pair) {
     if (!pair.is_array() || pair.empty() || !pair[0].is_number()) {
         return std::nullopt;
     }
+    // system_clock counts int64 nanoseconds: ±9.2e9 s, years 1677..2262. A time beyond half of
+    // that (after 2116) is not a Prometheus sample, and converting it would overflow.
+    constexpr double kLimit = std::chrono::duration<double>(TimePoint::duration::max()).count() / 2;
     const double seconds = pair[0].get<double>();
-    if (!std::isfinite(seconds) || std::fabs(seconds) > 1e11) {
+    if (!std::isfinite(seconds) || std::fabs(seconds) > kLimit) {
         return std::nullopt;
     }
     const milliseconds ms{std::llround(seconds * 1000)};

@@ -384,7 +384,7 @@ boost::asio::awaitable<Result<std::string>> SlackWebApi::call(Call spec) {
         if (verdict.result.has_value()) {
             co_return std::move(*verdict.result);
         }
-        last = std::move(verdict.result.error());
+        last = verdict.result.error();  // boost::system::result returns a copy
         last.message = scrub(std::move(last.message), spec);
         const bool retry = verdict.next == Next::Block || verdict.next == Next::RetryUnsent ||
                            (verdict.next == Next::Retry && spec.idempotent);

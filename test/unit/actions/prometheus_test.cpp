@@ -259,6 +259,19 @@ TEST(PrometheusFirstCrossing, ErrorsAndWrongShapesAreNullopt) {
         std::nullopt);
 }
 
+// Found by fuzz_prometheus: a sample 17,000,001,000 s after 1970 (year 2508) overflowed the
+// conversion to system_clock's nanoseconds. Such a time is skipped, the others still count.
+TEST(PrometheusFirstCrossing, TimeBeyondWhatTheClockHoldsIsSkipped) {
+    constexpr std::string_view kFar =
+        R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[)"
+        R"([17000001000,"4.01"],[1700000030,"0.2"],[1700000060,"0.3"]]}]}})";
+    EXPECT_EQ(first_crossing_in(kFar, 0.1), at_ms(1700000030000));
+    constexpr std::string_view kOnlyFar =
+        R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[)"
+        R"([17000001000,"4.01"],[-1e300,"0.2"],[9.3e9,"0.3"]]}]}})";
+    EXPECT_EQ(first_crossing_in(kOnlyFar, 0.1), std::nullopt);
+}
+
 TEST(PrometheusFormat, RatioAsPercent) {
     EXPECT_EQ(format_ratio_percent(0.048), "4.8 %");
     EXPECT_EQ(format_ratio_percent(0.04777777777777778), "4.8 %");
