@@ -11,6 +11,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr core::Duration kMaxDuration = std::chrono::hours(720);
+
 // The text of a single value; a null value (`key:` with nothing after it) is "".
 std::optional<std::string> scalar_text(Context& ctx, const Value& v) {
     if (v.node.IsNull()) {
@@ -175,6 +177,12 @@ ValueParser<core::Duration> duration(bool zero_allowed) {
         }
         if (!zero_allowed && d->count() == 0) {
             ctx.report(v.line, v.path, "must be greater than 0");
+            return std::nullopt;
+        }
+        // Every rollbot duration is minutes or hours; a month is a typo, and far larger ones
+        // would overflow the clocks they are added to.
+        if (*d > kMaxDuration) {
+            ctx.report(v.line, v.path, "\"" + *s + "\" is longer than 720h (30 days)");
             return std::nullopt;
         }
         return *d;

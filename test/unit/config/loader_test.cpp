@@ -123,6 +123,12 @@ std::vector<Rejection> rejections() {
          6, "approvals.db.timeout", "\" 15m \" is not a duration (use 15m, without spaces)"},
         {"TimeoutOutOfOrder", with("    timeout: 30m1h\n"),
          6, "approvals.db.timeout", "(use e.g. 90s, 15m, 1h30m; units h, m, s, ms, largest first)"},
+        {"TimeoutAMonthAndMore", with("    timeout: 721h\n"),
+         6, "approvals.db.timeout", "\"721h\" is longer than 720h (30 days)"},
+        {"TimeoutThatWouldOverflowTheClock",
+         with("kubernetes:\n  deployments:\n    backend: {rollout_timeout: 9223372036854775807ms}\n"
+         "    frontend: {}\n"),
+         8, "kubernetes.deployments.backend.rollout_timeout", "is longer than 720h"},
         {"TimeoutZero", with("    timeout: 0\n"),
          6, "approvals.db.timeout", "must be greater than 0"},
         {"RequiredZero", with("    required: 0\n"),
@@ -419,6 +425,7 @@ TEST(ConfigLoader, AcceptsTheSpellingsEachRuleAllows) {
              "  health_url: \"http://[::1]:8080/health?full=1\"\n"
              "  max_error_rate: 1\n"
              "  watch: 0\n"
+             "targets: {total: 720h}\n"
              "http: {listen: \"[::1]:9090\"}\n"
              "console: {users: {U0ALICE: alice}, usergroups: {S0DBA: [U0BOB, W0CAROL]}}\n"));
     ASSERT_TRUE(result.has_value()) << ::testing::PrintToString(problems_of(result));
@@ -429,6 +436,7 @@ TEST(ConfigLoader, AcceptsTheSpellingsEachRuleAllows) {
     EXPECT_EQ(result->migrations.alembic, (std::vector<std::string>{"python", "-m", "alembic"}));
     EXPECT_EQ(result->verify.max_error_rate, 1.0);
     EXPECT_EQ(result->verify.watch, 0ms);
+    EXPECT_EQ(result->targets.total, 720h);  // the longest a duration may be
     EXPECT_EQ(result->http, (core::HttpSettings{"::1", 9090}));
     EXPECT_EQ(result->console.usergroups.at(core::UsergroupId{"S0DBA"}).size(), 2u);
 }
