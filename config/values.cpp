@@ -11,7 +11,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The longest duration a key may have, and how messages (and the README) say it.
 constexpr core::Duration kMaxDuration = std::chrono::hours(720);
+constexpr char kMaxDurationText[] = "720h (30 days)";
 
 // The text of a single value; a null value (`key:` with nothing after it) is "".
 std::optional<std::string> scalar_text(Context& ctx, const Value& v) {
@@ -182,7 +184,7 @@ ValueParser<core::Duration> duration(bool zero_allowed) {
         // Every rollbot duration is minutes or hours; a month is a typo, and far larger ones
         // would overflow the clocks they are added to.
         if (*d > kMaxDuration) {
-            ctx.report(v.line, v.path, "\"" + *s + "\" is longer than 720h (30 days)");
+            ctx.report(v.line, v.path, "\"" + *s + "\" is longer than " + kMaxDurationText);
             return std::nullopt;
         }
         return *d;
