@@ -1,6 +1,7 @@
 #pragma once
 
 #include "bot/http.hpp"
+#include "bot/ports/http_client.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>

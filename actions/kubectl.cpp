@@ -69,7 +69,7 @@ std::string kubectl_timeout(const core::Step& step) {
     return seconds_text(step.timeout);
 }
 
-std::string failure_summary(const core::Step& step, const core::ProcessOutput& out) {
+std::string failure_summary(const core::Step& step, const actions::ProcessOutput& out) {
     const std::string& err = out.err;
     switch (step.kind) {
         case StepKind::KubectlRolloutStatus:
@@ -139,7 +139,7 @@ std::string alembic_downgrades(std::string_view err) {
     return out;
 }
 
-StepResult success_summary(const core::Step& step, const core::ProcessOutput& out) {
+StepResult success_summary(const core::Step& step, const actions::ProcessOutput& out) {
     StepResult r;
     r.outcome = StepOutcome::Succeeded;
     const std::string line = first_line(out.out);
@@ -297,7 +297,7 @@ std::string explain_kubectl_error(std::string_view err) {
     return line.empty() ? "failed without an error message" : line;
 }
 
-std::string output_tail(const core::ProcessOutput& out, std::size_t max_lines) {
+std::string output_tail(const actions::ProcessOutput& out, std::size_t max_lines) {
     auto lines = lines_of(out.out);
     auto err = lines_of(out.err);
     lines.insert(lines.end(), err.begin(), err.end());
@@ -309,7 +309,7 @@ std::string output_tail(const core::ProcessOutput& out, std::size_t max_lines) {
     return text;
 }
 
-StepResult interpret(const core::Step& step, const core::ProcessOutput& out) {
+StepResult interpret(const core::Step& step, const actions::ProcessOutput& out) {
     StepResult r;
     r.duration = out.duration;
     r.exit_code = out.exit_code;

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "actions/process.hpp"
 #include "bot/plan.hpp"
-#include "bot/process.hpp"
 #include "bot/result.hpp"
 #include "bot/settings.hpp"
 
@@ -30,9 +30,9 @@ namespace rollbot::actions {
 /// Interprets a finished step: exit code plus the output quirks of each kubectl subcommand,
 /// alembic and the rollback script (`skipped rollback` is not a rollback, an empty `set image`
 /// changed nothing, `timed out waiting for the condition` is a failed rollout).
-[[nodiscard]] core::StepResult interpret(const core::Step& step, const core::ProcessOutput& out);
+[[nodiscard]] core::StepResult interpret(const core::Step& step, const actions::ProcessOutput& out);
 
 /// The last `max_lines` non-empty lines of the step's output, stdout then stderr.
-[[nodiscard]] std::string output_tail(const core::ProcessOutput& out, std::size_t max_lines);
+[[nodiscard]] std::string output_tail(const actions::ProcessOutput& out, std::size_t max_lines);
 
 }  // namespace rollbot::actions

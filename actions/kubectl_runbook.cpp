@@ -54,7 +54,7 @@ Environment child_environment(const core::Settings& settings, char** daemon_env)
 }
 
 KubectlRunbook::KubectlRunbook(const core::Settings& settings,
-                               core::ProcessRunner& runner,
+                               actions::ProcessRunner& runner,
                                Environment base_env,
                                std::shared_ptr<spdlog::logger> log)
     : settings_(settings), runner_(runner), base_env_(std::move(base_env)), log_(std::move(log)) {}
@@ -134,8 +134,9 @@ core::Result<core::Plan> KubectlRunbook::plan(const core::RollbackRequest& reque
     return plan_rollback(settings_, request, before);
 }
 
-boost::asio::awaitable<core::Result<core::ProcessOutput>> KubectlRunbook::spawn(core::Step step) {
-    core::ProcessSpec spec;
+boost::asio::awaitable<core::Result<actions::ProcessOutput>> KubectlRunbook::spawn(
+    core::Step step) {
+    actions::ProcessSpec spec;
     spec.argv = step.argv;
     spec.env = base_env_;
     spec.env.insert(spec.env.end(), step.env.begin(), step.env.end());

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "bot/process.hpp"
-#include "bot/runbook.hpp"
+#include "actions/process.hpp"
+#include "bot/ports/runbook.hpp"
 #include "bot/settings.hpp"
 
 #include <spdlog/logger.h>
@@ -23,7 +23,7 @@ using Environment = std::vector<std::pair<std::string, std::string>>;
 class KubectlRunbook final : public core::Runbook {
 public:
     KubectlRunbook(const core::Settings& settings,
-                   core::ProcessRunner& runner,
+                   actions::ProcessRunner& runner,
                    Environment base_env,
                    std::shared_ptr<spdlog::logger> log);
 
@@ -39,14 +39,14 @@ public:
     void cancel_all() override;
 
 private:
-    boost::asio::awaitable<core::Result<core::ProcessOutput>> spawn(core::Step step);
+    boost::asio::awaitable<core::Result<actions::ProcessOutput>> spawn(core::Step step);
     /// Runs a read step; its stdout, or why there is none.
     boost::asio::awaitable<core::Result<std::string>> read(core::Step step);
     /// The deployment's current revision (`kubectl get deployment -o json`).
     boost::asio::awaitable<core::Result<std::int64_t>> observe_revision(std::string deployment);
 
     const core::Settings& settings_;
-    core::ProcessRunner& runner_;
+    actions::ProcessRunner& runner_;
     Environment base_env_;
     std::shared_ptr<spdlog::logger> log_;
 };

@@ -231,7 +231,7 @@ struct PosixProcessRunner::Child {
         }
     }
 
-    [[nodiscard]] core::Result<core::ProcessOutput> reap() {
+    [[nodiscard]] core::Result<actions::ProcessOutput> reap() {
         siginfo_t info{};
         int rc = 0;
         do {
@@ -241,7 +241,7 @@ struct PosixProcessRunner::Child {
         if (rc != 0) {
             return process_failed("process.wait", argv0, errno_text(errno));
         }
-        core::ProcessOutput o;
+        actions::ProcessOutput o;
         (info.si_code == CLD_EXITED ? o.exit_code : o.term_signal) = info.si_status;
         o.timed_out = timed_out;
         o.cancelled = cancelled;
@@ -282,7 +282,8 @@ PosixProcessRunner::~PosixProcessRunner() {
     }
 }
 
-asio::awaitable<core::Result<core::ProcessOutput>> PosixProcessRunner::run(core::ProcessSpec spec) {
+asio::awaitable<core::Result<actions::ProcessOutput>> PosixProcessRunner::run(
+    actions::ProcessSpec spec) {
     const auto started = Clock::now();
     auto program = resolve_program(spec);
     if (!program) {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "bot/process.hpp"
+#include "actions/process.hpp"
 #include "bot/result.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -18,7 +18,7 @@ namespace rollbot::actions {
 
 /// Runs children with posix_spawn (never a shell) in their own process group, waiting on a pidfd.
 ///
-/// The contract, beyond core::ProcessRunner:
+/// The contract, beyond actions::ProcessRunner:
 /// - argv[0] without '/' is looked up in the PATH of spec.env (the daemon's PATH if spec.env has
 ///   none); relative PATH entries are skipped. A relative argv[0] with '/' is relative to workdir.
 /// - The child gets exactly spec.env, stdin from spec.stdin_data (/dev/null when empty), only
@@ -37,7 +37,7 @@ namespace rollbot::actions {
 /// - Not started (bad argv, not found, missing workdir, no pipes): an Error of kind
 ///   ProcessFailed (Invalid for malformed argv/env). A non-zero exit is a ProcessOutput.
 /// Call every member on the executor's thread; the runner must outlive the run() calls.
-class PosixProcessRunner final : public core::ProcessRunner {
+class PosixProcessRunner final : public actions::ProcessRunner {
 public:
     /// `logger` may be null; start and exit are logged at debug, kills at info, never env values.
     explicit PosixProcessRunner(boost::asio::any_io_executor executor,
@@ -47,8 +47,8 @@ public:
     PosixProcessRunner& operator=(const PosixProcessRunner&) = delete;
 
     /// Starts spec.argv and completes once it has ended, its pipes are closed and it is reaped.
-    [[nodiscard]] boost::asio::awaitable<core::Result<core::ProcessOutput>> run(
-        core::ProcessSpec spec) override;
+    [[nodiscard]] boost::asio::awaitable<core::Result<actions::ProcessOutput>> run(
+        actions::ProcessSpec spec) override;
     /// Terminates every running child's group (SIGTERM, SIGKILL after its grace); cancelled = true.
     void cancel_all() override;
     void cancel_group(const std::string& group) override;

@@ -125,7 +125,7 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 
 }  // namespace
 
-core::Result<std::string> resolve_program(const core::ProcessSpec& spec) {
+core::Result<std::string> resolve_program(const actions::ProcessSpec& spec) {
     const auto has_nul = [](const std::string& s) {
         return s.find('\0') != std::string::npos;
     };
@@ -175,7 +175,7 @@ core::Result<std::string> resolve_program(const core::ProcessSpec& spec) {
     return process_failed("process.spawn", name, problem);
 }
 
-core::Result<Spawned> spawn(const core::ProcessSpec& spec, const std::string& program) {
+core::Result<Spawned> spawn(const actions::ProcessSpec& spec, const std::string& program) {
     Pipe out;
     Pipe err;
     Pipe in;

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "bot/process.hpp"
+#include "actions/process.hpp"
 #include "bot/result.hpp"
 
 #include <string>
@@ -39,7 +39,7 @@ private:
 
 /// The path to give posix_spawn for spec.argv[0] (see PosixProcessRunner for the lookup rules),
 /// or Invalid (malformed argv/env) or ProcessFailed (unusable workdir or program, not found).
-[[nodiscard]] core::Result<std::string> resolve_program(const core::ProcessSpec& spec);
+[[nodiscard]] core::Result<std::string> resolve_program(const actions::ProcessSpec& spec);
 
 /// A started child and our ends of its pipes. The child's ends are closed once spawn() returns,
 /// so EOF on out/err depends on the child (and whatever it shares them with) alone.
@@ -54,7 +54,7 @@ struct Spawned {
 /// Starts `program` with spec's argv, env and workdir, stdin a pipe (/dev/null if no stdin_data),
 /// in a new process group with default signals, an empty mask and only fds 0-2. On failure,
 /// ProcessFailed and nothing left running.
-[[nodiscard]] core::Result<Spawned> spawn(const core::ProcessSpec& spec,
+[[nodiscard]] core::Result<Spawned> spawn(const actions::ProcessSpec& spec,
                                           const std::string& program);
 
 }  // namespace rollbot::actions

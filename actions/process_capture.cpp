@@ -106,7 +106,7 @@ void ProcessCapture::append(Stream stream, std::string_view data) {
     s.sha.update(data);
 }
 
-void ProcessCapture::finish(core::ProcessOutput& output) {
+void ProcessCapture::finish(actions::ProcessOutput& output) {
     ROLLBOT_CHECK(!finished_, "process.capture: finish() called twice");
     finished_ = true;
     output.out = out_->capture.kept();

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "bot/process.hpp"
+#include "actions/process.hpp"
 
 #include <cstddef>
 #include <memory>
@@ -32,7 +32,7 @@ public:
     /// Records the next bytes the child wrote to `stream`.
     void append(Stream stream, std::string_view data);
     /// Sets out, err, out_/err_truncated, out_/err_bytes and digest; once, after the last append.
-    void finish(core::ProcessOutput& output);
+    void finish(actions::ProcessOutput& output);
 
 private:
     struct Capture;  // one stream: head, tail, byte count and running SHA-256

@@ -3,6 +3,8 @@
 #include "actions/health_verifier.hpp"
 #include "actions/prometheus.hpp"
 #include "bot/http.hpp"
+#include "bot/ports/http_client.hpp"
+#include "bot/ports/verifier.hpp"
 #include "bot/settings.hpp"
 #include "bot/verification.hpp"
 

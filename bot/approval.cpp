@@ -24,11 +24,10 @@ constexpr std::array<std::pair<ApprovalState, std::string_view>, 7> kStateNames{
 
 template <class... Args>
 ApprovalDecision decision(bool changed,
-                          std::string_view rule,
+                          ApprovalRule rule,
                           fmt::format_string<Args...> explanation,
                           Args&&... args) {
-    return ApprovalDecision{
-        changed, std::string(rule), fmt::format(explanation, std::forward<Args>(args)...)};
+    return ApprovalDecision{changed, rule, fmt::format(explanation, std::forward<Args>(args)...)};
 }
 
 std::string mention(const UserId& user) {
@@ -150,6 +149,48 @@ std::optional<ApprovalState> approval_state_from_string(std::string_view text) {
     return std::nullopt;
 }
 
+std::string_view to_string(ApprovalRule rule) {
+    switch (rule) {
+        case ApprovalRule::Approved:
+            return "approved";
+        case ApprovalRule::ApprovalCounted:
+            return "approval_counted";
+        case ApprovalRule::AlreadyCounted:
+            return "already_counted";
+        case ApprovalRule::Withdrawn:
+            return "withdrawn";
+        case ApprovalRule::NotCounted:
+            return "not_counted";
+        case ApprovalRule::Rejected:
+            return "rejected";
+        case ApprovalRule::NotAnApprover:
+            return "not_an_approver";
+        case ApprovalRule::SelfApproval:
+            return "self_approval";
+        case ApprovalRule::Bot:
+            return "bot";
+        case ApprovalRule::WrongMessage:
+            return "wrong_message";
+        case ApprovalRule::OtherReaction:
+            return "other_reaction";
+        case ApprovalRule::NotPending:
+            return "not_pending";
+        case ApprovalRule::Expired:
+            return "expired";
+        case ApprovalRule::NotDue:
+            return "not_due";
+        case ApprovalRule::Cancelled:
+            return "cancelled";
+        case ApprovalRule::NotAllowedToCancel:
+            return "not_allowed_to_cancel";
+        case ApprovalRule::Superseded:
+            return "superseded";
+        case ApprovalRule::Executing:
+            return "executing";
+    }
+    return "unknown";
+}
+
 std::string_view base_reaction(std::string_view reaction) {
     // Slack appends skin tones as "::skin-tone-N"; the person meant the base emoji.
     return reaction.substr(0, reaction.find("::"));
@@ -240,7 +281,7 @@ std::vector<std::string> Approval::still_needed() const {
 
 ApprovalDecision Approval::closed_decision() const {
     return decision(false,
-                    "not_pending",
+                    ApprovalRule::NotPending,
                     "{} is already {}; nothing changes.",
                     s_.id.value,
                     to_string(s_.state));
@@ -250,7 +291,7 @@ ApprovalDecision Approval::expire() {
     s_.state = ApprovalState::Expired;
     const auto timeout = std::chrono::duration_cast<Duration>(s_.expires_at - s_.created);
     return decision(true,
-                    "expired",
+                    ApprovalRule::Expired,
                     "{} expired: it was not approved within {}.",
                     s_.id.value,
                     describe_timeout(timeout));
@@ -261,7 +302,7 @@ ApprovalDecision Approval::on_reaction(const ReactionEvent& event,
                                        TimePoint now) {
     if (s_.state == ApprovalState::Executing) {
         return decision(false,
-                        "executing",
+                        ApprovalRule::Executing,
                         "Execution of {} has started; reactions no longer change it.",
                         s_.id.value);
     }
@@ -270,7 +311,7 @@ ApprovalDecision Approval::on_reaction(const ReactionEvent& event,
     }
     if (!s_.card || event.item != *s_.card) {
         return decision(false,
-                        "wrong_message",
+                        ApprovalRule::WrongMessage,
                         "Only reactions on the approval card of {} count.",
                         s_.id.value);
     }
@@ -278,8 +319,10 @@ ApprovalDecision Approval::on_reaction(const ReactionEvent& event,
         return expire();
     }
     if (reactor.is_bot) {
-        return decision(
-            false, "bot", "{} is a bot; bots never approve or reject.", mention(reactor.user));
+        return decision(false,
+                        ApprovalRule::Bot,
+                        "{} is a bot; bots never approve or reject.",
+                        mention(reactor.user));
     }
     const auto reaction = base_reaction(event.reaction);
     if (reaction == base_reaction(policy_.approve_reaction)) {
@@ -288,7 +331,7 @@ ApprovalDecision Approval::on_reaction(const ReactionEvent& event,
     if (reaction == base_reaction(policy_.reject_reaction)) {
         if (!event.added) {
             return decision(false,
-                            "other_reaction",
+                            ApprovalRule::OtherReaction,
                             "Removing :{}: changes nothing; {} stays {}.",
                             reaction,
                             s_.id.value,
@@ -297,7 +340,7 @@ ApprovalDecision Approval::on_reaction(const ReactionEvent& event,
         return on_reject_added(reactor);
     }
     return decision(false,
-                    "other_reaction",
+                    ApprovalRule::OtherReaction,
                     "Only :{}: (approve) and :{}: (reject) count on the approval card.",
                     base_reaction(policy_.approve_reaction),
                     base_reaction(policy_.reject_reaction));
@@ -308,14 +351,14 @@ ApprovalDecision Approval::on_approve_added(const ReactionEvent& event, const Re
     // The requester hears the four-eyes rule first, whether or not they are an approver.
     if (user == s_.requester && !policy_.allow_self_approval) {
         return decision(false,
-                        "self_approval",
+                        ApprovalRule::SelfApproval,
                         "{} requested {} and cannot approve it; someone else must.",
                         mention(user),
                         s_.id.value);
     }
     if (!qualifies(policy_, user, reactor.groups)) {
         return decision(false,
-                        "not_an_approver",
+                        ApprovalRule::NotAnApprover,
                         "{} is not an approver for {} rollbacks.",
                         mention(user),
                         to_string(s_.kind));
@@ -323,7 +366,7 @@ ApprovalDecision Approval::on_approve_added(const ReactionEvent& event, const Re
     if (auto it = s_.approvals.find(user); it != s_.approvals.end()) {
         const bool added = it->second.insert(event.reaction).second;
         return decision(added,
-                        "already_counted",
+                        ApprovalRule::AlreadyCounted,
                         "{} already approves {}; one person counts once.",
                         mention(user),
                         s_.id.value);
@@ -336,7 +379,7 @@ ApprovalDecision Approval::on_approve_added(const ReactionEvent& event, const Re
     if (s_.state == ApprovalState::Pending && satisfied()) {
         s_.state = ApprovalState::Approved;
         return decision(true,
-                        "approved",
+                        ApprovalRule::Approved,
                         "{} approved {}; it has every approval it needs.",
                         mention(user),
                         s_.id.value);
@@ -344,11 +387,14 @@ ApprovalDecision Approval::on_approve_added(const ReactionEvent& event, const Re
     // Still short of the policy, or an extra approval that keeps it Approved if one withdraws.
     const auto needed = still_needed();
     if (needed.empty()) {
-        return decision(
-            true, "approval_counted", "{} also approved {}.", mention(user), s_.id.value);
+        return decision(true,
+                        ApprovalRule::ApprovalCounted,
+                        "{} also approved {}.",
+                        mention(user),
+                        s_.id.value);
     }
     return decision(true,
-                    "approval_counted",
+                    ApprovalRule::ApprovalCounted,
                     "{} approved {}; still needed: {}.",
                     mention(user),
                     s_.id.value,
@@ -360,7 +406,7 @@ ApprovalDecision Approval::on_approve_removed(const ReactionEvent& event, const 
     auto it = s_.approvals.find(user);
     if (it == s_.approvals.end()) {
         return decision(false,
-                        "not_counted",
+                        ApprovalRule::NotCounted,
                         "{} had no counted approval of {} to withdraw.",
                         mention(user),
                         s_.id.value);
@@ -368,7 +414,7 @@ ApprovalDecision Approval::on_approve_removed(const ReactionEvent& event, const 
     const bool removed = it->second.erase(event.reaction) > 0;
     if (!it->second.empty()) {
         return decision(removed,
-                        "already_counted",
+                        ApprovalRule::AlreadyCounted,
                         "{} still approves {} with another :{}: reaction.",
                         mention(user),
                         s_.id.value,
@@ -379,20 +425,23 @@ ApprovalDecision Approval::on_approve_removed(const ReactionEvent& event, const 
     if (s_.state == ApprovalState::Approved && !satisfied()) {
         s_.state = ApprovalState::Pending;
         return decision(true,
-                        "withdrawn",
+                        ApprovalRule::Withdrawn,
                         "{} withdrew their approval of {}; it waits for approvers again.",
                         mention(user),
                         s_.id.value);
     }
-    return decision(
-        true, "withdrawn", "{} withdrew their approval of {}.", mention(user), s_.id.value);
+    return decision(true,
+                    ApprovalRule::Withdrawn,
+                    "{} withdrew their approval of {}.",
+                    mention(user),
+                    s_.id.value);
 }
 
 ApprovalDecision Approval::on_reject_added(const Reactor& reactor) {
     const auto& user = reactor.user;
     if (user != s_.requester && !qualifies(policy_, user, reactor.groups)) {
         return decision(false,
-                        "not_an_approver",
+                        ApprovalRule::NotAnApprover,
                         "{} is not an approver for {} rollbacks, so the rejection does "
                         "not count.",
                         mention(user),
@@ -400,7 +449,7 @@ ApprovalDecision Approval::on_reject_added(const Reactor& reactor) {
     }
     s_.state = ApprovalState::Rejected;
     s_.decided_by = user;
-    return decision(true, "rejected", "{} rejected {}.", mention(user), s_.id.value);
+    return decision(true, ApprovalRule::Rejected, "{} rejected {}.", mention(user), s_.id.value);
 }
 
 ApprovalDecision Approval::cancel(const Reactor& by, TimePoint now) {
@@ -412,7 +461,7 @@ ApprovalDecision Approval::cancel(const Reactor& by, TimePoint now) {
     }
     if (by.is_bot || (by.user != s_.requester && !qualifies(policy_, by.user, by.groups))) {
         return decision(false,
-                        "not_allowed_to_cancel",
+                        ApprovalRule::NotAllowedToCancel,
                         "{} cannot cancel {}: only the requester {} or an approver can.",
                         mention(by.user),
                         s_.id.value,
@@ -420,7 +469,8 @@ ApprovalDecision Approval::cancel(const Reactor& by, TimePoint now) {
     }
     s_.state = ApprovalState::Cancelled;
     s_.decided_by = by.user;
-    return decision(true, "cancelled", "{} cancelled {}.", mention(by.user), s_.id.value);
+    return decision(
+        true, ApprovalRule::Cancelled, "{} cancelled {}.", mention(by.user), s_.id.value);
 }
 
 ApprovalDecision Approval::expire_if_due(TimePoint now) {
@@ -428,7 +478,7 @@ ApprovalDecision Approval::expire_if_due(TimePoint now) {
         return closed_decision();
     }
     if (!is_due(now)) {
-        return decision(false, "not_due", "{} has not expired yet.", s_.id.value);
+        return decision(false, ApprovalRule::NotDue, "{} has not expired yet.", s_.id.value);
     }
     return expire();
 }
@@ -439,7 +489,7 @@ ApprovalDecision Approval::supersede(std::string new_plan_id) {
     }
     s_.state = ApprovalState::Superseded;
     return decision(true,
-                    "superseded",
+                    ApprovalRule::Superseded,
                     "The plan of {} changed ({} → {}); the new plan needs approval.",
                     s_.id.value,
                     s_.plan_id,

@@ -38,17 +38,37 @@ struct Reactor {
     bool operator==(const Reactor&) const = default;
 };
 
+/// Which rule of the machine decided an input; stable for logs, audit and tests.
+enum class ApprovalRule {
+    Approved,            // enough distinct approvers now: the approving transition
+    ApprovalCounted,     // one more approver counted, more still needed
+    AlreadyCounted,      // this person's approval already counts
+    Withdrawn,           // an approve reaction removed before execution
+    NotCounted,          // removal of a reaction that never counted
+    Rejected,            // an approver's reject reaction
+    NotAnApprover,       // the reactor is not an approver
+    SelfApproval,        // the requester, and the policy forbids it
+    Bot,                 // bots never approve or reject
+    WrongMessage,        // not on the approval card
+    OtherReaction,       // neither the approve nor the reject reaction
+    NotPending,          // the approval is already closed
+    Expired,             // the deadline passed
+    NotDue,              // expire_if_due before the deadline
+    Cancelled,           // `/rollback cancel`
+    NotAllowedToCancel,  // cancel by someone who may not
+    Superseded,          // the plan changed before execution
+    Executing,           // execution started: the decision is final
+};
+
+/// The rule's name in the audit trail: "approved", "approval_counted", … "executing".
+[[nodiscard]] std::string_view to_string(ApprovalRule rule);
+
 /// What the machine made of one input; every input produces one, for the audit trail.
 struct ApprovalDecision {
     /// Whether the snapshot changed (state, approvers, or the reactions kept for them): save the
     /// snapshot and re-render the card when true; nothing changed when false.
     bool changed = false;
-    /// Which rule decided, stable for logs and tests: "approved", "approval_counted",
-    /// "already_counted", "withdrawn", "not_counted" (removal of a reaction that never counted),
-    /// "rejected", "not_an_approver", "self_approval", "bot", "wrong_message", "other_reaction",
-    /// "not_pending", "expired", "not_due" (expire_if_due too early), "cancelled",
-    /// "not_allowed_to_cancel", "superseded", "executing".
-    std::string rule;
+    ApprovalRule rule = ApprovalRule::NotPending;
     /// One sentence for people ("<@U1> is not an approver for DB downgrades").
     std::string explanation;
     bool operator==(const ApprovalDecision&) const = default;

@@ -1,9 +1,5 @@
 #pragma once
 
-#include "bot/result.hpp"
-
-#include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <string>
 #include <utility>
@@ -36,14 +32,6 @@ struct HttpResponse {
         }
         return nullptr;
     }
-};
-
-/// Performs HTTP requests without blocking the io_context. Any status is a response;
-/// errors are for requests that got no response (network, TLS, timeout).
-class HttpClient {
-public:
-    virtual ~HttpClient() = default;
-    virtual boost::asio::awaitable<Result<HttpResponse>> send(HttpRequest request) = 0;
 };
 
 /// `application/x-www-form-urlencoded` encoding of one value.

@@ -224,6 +224,12 @@ std::string Metrics::exposition() {
     return out;
 }
 
+void count(Metrics* metrics, std::string_view name, const Metrics::LabelValues& labels, double by) {
+    if (metrics != nullptr) {
+        metrics->add(name, labels, by);
+    }
+}
+
 void define_rollbot_metrics(Metrics& m) {
     using T = MetricType;
     // Seconds. Acks are written from the read loop: sub-millisecond when healthy, and Slack

@@ -67,6 +67,12 @@ private:
     std::vector<std::function<void(Metrics&)>> collectors_;
 };
 
+/// Adds 1 (or `by`) to a counter when `metrics` is attached (the flow parts work without).
+void count(Metrics* metrics,
+           std::string_view name,
+           const Metrics::LabelValues& labels,
+           double by = 1);
+
 /// The families rollbotd exports (names, help, labels, buckets), declared in one place.
 void define_rollbot_metrics(Metrics& metrics);
 

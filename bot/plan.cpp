@@ -87,6 +87,19 @@ std::string_view to_string(StepOutcome outcome) {
     return "unknown";
 }
 
+std::optional<StepOutcome> step_outcome_from_string(std::string_view text) {
+    for (auto outcome : {StepOutcome::Succeeded,
+                         StepOutcome::NoChange,
+                         StepOutcome::Failed,
+                         StepOutcome::TimedOut,
+                         StepOutcome::Cancelled}) {
+        if (to_string(outcome) == text) {
+            return outcome;
+        }
+    }
+    return std::nullopt;
+}
+
 std::string display_command(const Step& step) {
     std::string out;
     for (const auto& [name, value] : step.env) {

@@ -129,7 +129,9 @@ enum class StepOutcome {
     Cancelled,
 };
 
+/// "succeeded", "no change", "failed", "timed out", "cancelled" (people and storage).
 [[nodiscard]] std::string_view to_string(StepOutcome outcome);
+[[nodiscard]] std::optional<StepOutcome> step_outcome_from_string(std::string_view text);
 
 struct StepResult {
     StepOutcome outcome = StepOutcome::Failed;

@@ -41,12 +41,6 @@ Duration since(const PhaseMarks& marks) {
 
 }  // namespace
 
-std::string_view to_string(RunState state) {
-    constexpr std::array<std::string_view, 6> kNames{
-        "running", "succeeded", "no change", "failed", "dry run", "cancelled"};
-    return kNames.at(static_cast<std::size_t>(state));
-}
-
 std::string mention(const UserId& user) {
     return is_user_id(user.value) ? fmt::format("<@{}>", user.value)
                                   : templates::escape_mrkdwn(user.value);
@@ -168,6 +162,8 @@ std::string Reporter::final_status(const Run& run) const {
             return fmt::format("🔴 failed at step {}/{}", run.results.size(), run.plan.steps.size());
         case RunState::Cancelled:
             return "⏹ cancelled";
+        case RunState::Interrupted:
+            return "⚠️ interrupted";
         case RunState::Running:
             break;
     }

@@ -1,9 +1,9 @@
 #pragma once
 
 #include "bot/approval.hpp"
+#include "bot/ports/state_store.hpp"
 #include "bot/run.hpp"
 #include "bot/settings.hpp"
-#include "bot/state_store.hpp"
 #include "bot/verification.hpp"
 #include "templates/renderer.hpp"
 

@@ -3,7 +3,6 @@
 #include "bot/chat.hpp"
 #include "bot/ids.hpp"
 #include "bot/plan.hpp"
-#include "bot/runbook.hpp"
 #include "bot/verification.hpp"
 
 #include <chrono>
@@ -21,9 +20,15 @@ enum class RunState {
     Failed,
     DryRun,  // nothing changed on purpose
     Cancelled,
+    Interrupted,  // stored only: rollbot stopped while it ran (never re-run)
 };
 
+/// For people and storage: "running", "succeeded", "no change", "failed", "dry run",
+/// "cancelled", "interrupted".
 [[nodiscard]] std::string_view to_string(RunState state);
+[[nodiscard]] std::optional<RunState> run_state_from_string(std::string_view text);
+/// As a metric label value: to_string with '_' for ' ' ("no_change").
+[[nodiscard]] std::string metric_label(RunState state);
 
 /// When each runbook phase ended, measured on the monotonic clock from the command's arrival.
 struct PhaseMarks {

@@ -1,7 +1,9 @@
 #pragma once
 
 #include "bot/chat.hpp"
-#include "bot/clock.hpp"
+#include "bot/ports/chat_transport.hpp"
+#include "bot/ports/clock.hpp"
+#include "bot/ports/user_directory.hpp"
 #include "bot/settings.hpp"
 
 #include <boost/asio/any_io_executor.hpp>

@@ -6,8 +6,10 @@
 #include "adapters/slack/socket_connection.hpp"
 #include "adapters/slack/web_api.hpp"
 #include "bot/chat.hpp"
-#include "bot/clock.hpp"
 #include "bot/metrics.hpp"
+#include "bot/ports/chat_transport.hpp"
+#include "bot/ports/clock.hpp"
+#include "bot/ports/user_directory.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

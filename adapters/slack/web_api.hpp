@@ -2,9 +2,10 @@
 
 #include "adapters/slack/backoff.hpp"
 #include "bot/chat.hpp"
-#include "bot/clock.hpp"
 #include "bot/http.hpp"
 #include "bot/ids.hpp"
+#include "bot/ports/clock.hpp"
+#include "bot/ports/http_client.hpp"
 #include "bot/result.hpp"
 #include "bot/secret.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "bot/state_store.hpp"
+#include "bot/ports/state_store.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -33,7 +33,7 @@ core::AuditRecord read_record(const Statement& st) {
     r.seq = st.int64(0);
     r.at = from_ms(st.int64(1));
     r.kind = st.text(2);
-    r.request_id = st.text(3);
+    r.request_id = core::RequestId{st.text(3)};
     r.actor = st.text(4);
     r.detail = st.text(5);
     r.prev_hash = st.text(6);
@@ -116,7 +116,8 @@ bool AuditChainCheck::add(const core::AuditRecord& r) {
             fmt::format("broken link: prev_hash does not match the hash of record {}", last_seq_));
     }
     const auto at = to_ms(r.at);
-    if (audit_hash(r.prev_hash, r.seq, at, r.kind, r.request_id, r.actor, r.detail) != r.hash) {
+    if (audit_hash(r.prev_hash, r.seq, at, r.kind, r.request_id.value, r.actor, r.detail) !=
+        r.hash) {
         return fail(r.seq, "hash mismatch: the record's content was changed");
     }
     ++check_.records;
@@ -151,12 +152,12 @@ core::AuditCheck AuditChainCheck::finish(const std::optional<AuditHead>& head) c
     return out;
 }
 
-Result<void> SqliteStore::audit(const std::string& kind,
-                                const std::string& request_id,
-                                const std::string& actor,
-                                const std::string& detail,
-                                core::WallTime at) {
+Result<void> SqliteStore::audit(const core::AuditEntry& entry, core::WallTime at) {
     constexpr std::string_view kOp = "state.audit";
+    const std::string kind(core::to_string(entry.kind));
+    const std::string& request_id = entry.request.value;
+    const std::string actor = entry.actor.empty() ? std::string("rollbot") : entry.actor.value;
+    const std::string& detail = entry.detail;
     // IMMEDIATE: read the head and append under one write lock, so two processes sharing the
     // file cannot fork the chain.
     auto tx = Transaction::begin(db_.get(), kOp);
@@ -194,18 +195,18 @@ Result<void> SqliteStore::audit(const std::string& kind,
     return tx->commit();
 }
 
-Result<std::vector<core::AuditRecord>> SqliteStore::audit_log(const std::string& request_id) {
+Result<std::vector<core::AuditRecord>> SqliteStore::audit_log(
+    const std::optional<core::RequestId>& request) {
     constexpr std::string_view kOp = "state.audit_log";
     // Two texts rather than `?1 = '' OR …`, which would keep sqlite from using the index.
-    const auto sql = request_id.empty()
-                         ? fmt::format("{} ORDER BY seq", kSelectAudit)
-                         : fmt::format("{} WHERE request_id = ?1 ORDER BY seq", kSelectAudit);
+    const auto sql = !request ? fmt::format("{} ORDER BY seq", kSelectAudit)
+                              : fmt::format("{} WHERE request_id = ?1 ORDER BY seq", kSelectAudit);
     auto st = Statement::prepare(db_.get(), kOp, sql);
     if (!st) {
         return st.error();
     }
-    if (!request_id.empty()) {
-        st->bind(1, request_id);
+    if (request) {
+        st->bind(1, request->value);
     }
     std::vector<core::AuditRecord> out;
     auto r = for_each_row(*st, [&]() -> Result<void> {

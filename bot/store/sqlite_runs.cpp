@@ -10,19 +10,28 @@ namespace {
 
 using core::Result;
 
-constexpr std::string_view kRunning = "running";
-constexpr std::string_view kInterrupted = "interrupted";
+// States and outcomes are stored by their to_string names; anything else was not written by
+// rollbot and is reported, not guessed at.
+core::Error unreadable(std::string_view op, std::string_view what, std::string_view value) {
+    return core::make_error(
+        core::ErrorKind::Storage,
+        fmt::format("{}: unknown {} \"{}\" in the state file", op, what, value));
+}
 
 constexpr std::string_view kSelectRun = R"sql(
     SELECT request_id, requester, what, state, started_ms, finished_ms, card_channel, card_ts
     FROM runs)sql";
 
-core::StoredRun read_run(const Statement& st) {
+Result<core::StoredRun> read_run(const Statement& st, std::string_view op) {
     core::StoredRun run;
     run.id = core::RequestId{st.text(0)};
     run.requester = core::UserId{st.text(1)};
     run.what = st.text(2);
-    run.state = st.text(3);
+    const auto state = core::run_state_from_string(st.text(3));
+    if (!state) {
+        return unreadable(op, "run state", st.text(3));
+    }
+    run.state = *state;
     run.started = from_ms(st.int64(4));
     if (auto f = st.opt_int64(5)) {
         run.finished = from_ms(*f);
@@ -45,7 +54,11 @@ Result<void> load_steps(sqlite3* db, std::string_view op, core::StoredRun& run) 
         core::StoredStep step;
         step.n = static_cast<int>(st->int64(0));
         step.command = st->text(1);
-        step.outcome = st->text(2);
+        const auto outcome = core::step_outcome_from_string(st->text(2));
+        if (!outcome) {
+            return unreadable(op, "step outcome", st->text(2));
+        }
+        step.outcome = *outcome;
         if (auto code = st->opt_int64(3)) {
             step.exit_code = static_cast<int>(*code);
         }
@@ -69,7 +82,11 @@ Result<std::vector<core::StoredRun>> load_runs(sqlite3* db,
     bind(*st);
     std::vector<core::StoredRun> runs;
     auto r = for_each_row(*st, [&]() -> Result<void> {
-        runs.push_back(read_run(*st));
+        auto run = read_run(*st, op);
+        if (!run) {
+            return run.error();
+        }
+        runs.push_back(std::move(*run));
         return {};
     });
     if (!r) {
@@ -100,7 +117,7 @@ Result<void> insert_step(sqlite3* db,
     st->bind(1, id.str())
         .bind(2, std::int64_t{step.n})
         .bind(3, step.command)
-        .bind(4, step.outcome)
+        .bind(4, core::to_string(step.outcome))
         .bind_opt(5, code)
         .bind(6, static_cast<std::int64_t>(step.duration.count()))
         .bind(7, step.digest);
@@ -143,7 +160,7 @@ Result<void> SqliteStore::run_started(const core::StoredRun& run) {
     st->bind(1, run.id.str())
         .bind(2, run.requester.str())
         .bind(3, run.what)
-        .bind(4, run.state)
+        .bind(4, core::to_string(run.state))
         .bind(5, to_ms(run.started))
         .bind_opt(6, finished);
     if (run.card) {
@@ -182,7 +199,7 @@ Result<void> SqliteStore::step_finished(const core::RequestId& id, const core::S
 }
 
 Result<void> SqliteStore::run_finished(const core::RequestId& id,
-                                       std::string state,
+                                       core::RunState state,
                                        core::WallTime at) {
     constexpr std::string_view kOp = "state.run_finished";
     auto st = Statement::prepare(
@@ -190,7 +207,7 @@ Result<void> SqliteStore::run_finished(const core::RequestId& id,
     if (!st) {
         return st.error();
     }
-    st->bind(1, id.str()).bind(2, state).bind(3, to_ms(at));
+    st->bind(1, id.str()).bind(2, core::to_string(state)).bind(3, to_ms(at));
     if (auto r = st->run(); !r) {
         return r;
     }
@@ -206,10 +223,11 @@ Result<std::vector<core::StoredRun>> SqliteStore::interrupt_running(core::WallTi
     if (!tx) {
         return tx.error();
     }
-    auto runs = load_runs(db_.get(),
-                          kOp,
-                          fmt::format("{} WHERE state = ?1 ORDER BY started_ms, rowid", kSelectRun),
-                          [](Statement& st) { st.bind(1, kRunning); });
+    auto runs =
+        load_runs(db_.get(),
+                  kOp,
+                  fmt::format("{} WHERE state = ?1 ORDER BY started_ms, rowid", kSelectRun),
+                  [](Statement& st) { st.bind(1, core::to_string(core::RunState::Running)); });
     if (!runs) {
         return runs.error();
     }
@@ -218,14 +236,17 @@ Result<std::vector<core::StoredRun>> SqliteStore::interrupt_running(core::WallTi
     if (!st) {
         return st.error();
     }
-    if (auto r = st->bind(1, kRunning).bind(2, kInterrupted).bind(3, to_ms(at)).run(); !r) {
+    st->bind(1, core::to_string(core::RunState::Running))
+        .bind(2, core::to_string(core::RunState::Interrupted))
+        .bind(3, to_ms(at));
+    if (auto r = st->run(); !r) {
         return r.error();
     }
     if (auto r = tx->commit(); !r) {
         return r.error();
     }
     for (auto& run : *runs) {
-        run.state = std::string{kInterrupted};
+        run.state = core::RunState::Interrupted;
         run.finished = from_ms(to_ms(at));
     }
     return runs;

@@ -21,7 +21,7 @@
 //          append-only: triggers refuse UPDATE and DELETE
 //   audit_head(id = 1, seq, hash)                  the last record, to notice a cut-off tail
 
-#include "bot/state_store.hpp"
+#include "bot/ports/state_store.hpp"
 #include "bot/store/db_handle.hpp"
 
 #include <memory>
@@ -55,7 +55,7 @@ public:
     [[nodiscard]] core::Result<void> step_finished(const core::RequestId& id,
                                                    const core::StoredStep& step) override;
     [[nodiscard]] core::Result<void> run_finished(const core::RequestId& id,
-                                                  std::string state,
+                                                  core::RunState state,
                                                   core::WallTime at) override;
     [[nodiscard]] core::Result<std::vector<core::StoredRun>> interrupt_running(
         core::WallTime at) override;
@@ -77,13 +77,10 @@ public:
                                                 core::WallTime now,
                                                 core::Duration window) override;
 
-    [[nodiscard]] core::Result<void> audit(const std::string& kind,
-                                           const std::string& request_id,
-                                           const std::string& actor,
-                                           const std::string& detail,
+    [[nodiscard]] core::Result<void> audit(const core::AuditEntry& entry,
                                            core::WallTime at) override;
     [[nodiscard]] core::Result<std::vector<core::AuditRecord>> audit_log(
-        const std::string& request_id) override;
+        const std::optional<core::RequestId>& request) override;
     [[nodiscard]] core::Result<core::AuditCheck> verify_audit() override;
 
 private:

@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (void)actions::image_tag(text);
             break;
         default: {
-            core::ProcessOutput out;
+            actions::ProcessOutput out;
             out.exit_code = static_cast<int>(data[0] >> 3) - 1;
             out.timed_out = (data[0] & 0x40) != 0;
             out.out = std::string(text.substr(0, text.size() / 2));

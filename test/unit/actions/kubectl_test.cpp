@@ -31,8 +31,8 @@ core::Step step_of(StepKind kind, std::chrono::seconds timeout = std::chrono::se
     return s;
 }
 
-core::ProcessOutput exited(int code, std::string out, std::string err = {}) {
-    core::ProcessOutput o;
+actions::ProcessOutput exited(int code, std::string out, std::string err = {}) {
+    actions::ProcessOutput o;
     o.exit_code = code;
     o.out = std::move(out);
     o.err = std::move(err);
@@ -201,18 +201,18 @@ TEST(Interpret, AlembicOutputs) {
 }
 
 TEST(Interpret, TimeoutsSignalsAndCancellation) {
-    core::ProcessOutput hung;
+    actions::ProcessOutput hung;
     hung.timed_out = true;
     hung.term_signal = 15;
     auto t = interpret(step_of(StepKind::KubectlUndo, std::chrono::seconds(60)), hung);
     EXPECT_EQ(t.outcome, StepOutcome::TimedOut);
     EXPECT_THAT(t.summary, HasSubstr("did not finish within 60s"));
 
-    core::ProcessOutput killed;
+    actions::ProcessOutput killed;
     killed.term_signal = 9;
     EXPECT_THAT(interpret(step_of(StepKind::Generic), killed).summary, HasSubstr("signal 9"));
 
-    core::ProcessOutput cancelled;
+    actions::ProcessOutput cancelled;
     cancelled.cancelled = true;
     EXPECT_EQ(interpret(step_of(StepKind::Generic), cancelled).outcome, StepOutcome::Cancelled);
 }

@@ -43,8 +43,8 @@ namespace {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 using namespace std::chrono_literals;
-using core::ProcessOutput;
-using core::ProcessSpec;
+using actions::ProcessOutput;
+using actions::ProcessSpec;
 using core::Result;
 
 constexpr const char* kPath = "/usr/bin:/bin";

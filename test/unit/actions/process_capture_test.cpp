@@ -37,13 +37,13 @@ std::string expected_digest(std::string_view out, std::string_view err) {
     return hex;
 }
 
-core::ProcessOutput finish(ProcessCapture& capture) {
-    core::ProcessOutput output;
+actions::ProcessOutput finish(ProcessCapture& capture) {
+    actions::ProcessOutput output;
     capture.finish(output);
     return output;
 }
 
-core::ProcessOutput capture_out(std::size_t cap, std::string_view data, std::size_t chunk) {
+actions::ProcessOutput capture_out(std::size_t cap, std::string_view data, std::size_t chunk) {
     ProcessCapture capture(cap);
     for (std::size_t i = 0; i < data.size(); i += chunk) {
         capture.append(Stream::Out, data.substr(i, chunk));

@@ -18,6 +18,10 @@ namespace rollbot::core {
 static void PrintTo(ApprovalState state, std::ostream* os) {
     *os << to_string(state);
 }
+/// Rules too, in gtest messages and in `<< d.rule`.
+static std::ostream& operator<<(std::ostream& os, ApprovalRule rule) {
+    return os << to_string(rule);
+}
 
 namespace {
 
@@ -123,12 +127,12 @@ using ApprovalRestore = ApprovalFixture;
 TEST_F(ApprovalCard, ReactionsBeforeTheCardIsPostedDoNotCount) {
     auto a = make(/*with_card=*/false);
     const auto d = approve(a, kAlice);
-    EXPECT_EQ(d.rule, "wrong_message");
+    EXPECT_EQ(d.rule, ApprovalRule::WrongMessage);
     EXPECT_FALSE(d.changed);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     EXPECT_TRUE(a.approvers().empty());
     a.set_card(kCard);
-    EXPECT_EQ(approve(a, kAlice).rule, "approved");
+    EXPECT_EQ(approve(a, kAlice).rule, ApprovalRule::Approved);
 }
 
 TEST_F(ApprovalCard, ReactionsOnAnyOtherMessageDoNotCount) {
@@ -138,10 +142,11 @@ TEST_F(ApprovalCard, ReactionsOnAnyOtherMessageDoNotCount) {
     for (const auto& where : {other_ts, other_channel}) {
         const auto d = a.on_reaction(
             reaction(kAlice, "white_check_mark", true, where), kAlice, kT0 + minutes(1));
-        EXPECT_EQ(d.rule, "wrong_message");
+        EXPECT_EQ(d.rule, ApprovalRule::WrongMessage);
         EXPECT_FALSE(d.changed);
     }
-    EXPECT_EQ(a.on_reaction(reaction(kBob, "x", true, other_ts), kBob, kT0).rule, "wrong_message");
+    EXPECT_EQ(a.on_reaction(reaction(kBob, "x", true, other_ts), kBob, kT0).rule,
+              ApprovalRule::WrongMessage);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     EXPECT_TRUE(a.approvers().empty());
 }
@@ -151,19 +156,19 @@ TEST_F(ApprovalCard, ARepostedCardMovesWhereReactionsCount) {
     const MessageRef reposted{kCard.channel, MessageTs{"1700000001.000100"}};
     a.set_card(reposted);
     EXPECT_EQ(a.snapshot().card, reposted);
-    EXPECT_EQ(approve(a, kAlice).rule, "wrong_message");
+    EXPECT_EQ(approve(a, kAlice).rule, ApprovalRule::WrongMessage);
     EXPECT_EQ(a.on_reaction(reaction(kAlice, "white_check_mark", true, reposted), kAlice, kT0).rule,
-              "approved");
+              ApprovalRule::Approved);
 }
 
 TEST_F(ApprovalCard, OtherEmojiOnTheCardAreIgnored) {
     auto a = make();
     for (const char* emoji : {"eyes", "heavy_check_mark", "white_check_mark_2", "x_x", ""}) {
         const auto d = approve(a, kAlice, emoji);
-        EXPECT_EQ(d.rule, "other_reaction") << emoji;
+        EXPECT_EQ(d.rule, ApprovalRule::OtherReaction) << emoji;
         EXPECT_FALSE(d.changed);
     }
-    EXPECT_EQ(unapprove(a, kAlice, "eyes").rule, "other_reaction");
+    EXPECT_EQ(unapprove(a, kAlice, "eyes").rule, ApprovalRule::OtherReaction);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     EXPECT_TRUE(a.approvers().empty());
 }
@@ -175,19 +180,20 @@ TEST_F(ApprovalCard, SkinToneVariantsCountAsTheBaseEmoji) {
     EXPECT_EQ(base_reaction(""), "");
 
     auto a = make();
-    EXPECT_EQ(approve(a, kAlice, "white_check_mark::skin-tone-2").rule, "approved");
+    EXPECT_EQ(approve(a, kAlice, "white_check_mark::skin-tone-2").rule, ApprovalRule::Approved);
     auto b = make();
-    EXPECT_EQ(b.on_reaction(reaction(kBob, "x::skin-tone-5"), kBob, kT0).rule, "rejected");
+    EXPECT_EQ(b.on_reaction(reaction(kBob, "x::skin-tone-5"), kBob, kT0).rule,
+              ApprovalRule::Rejected);
 }
 
 TEST_F(ApprovalCard, TheConfiguredReactionsAreTheOnesThatCount) {
     policy_.approve_reaction = "ok_hand";
     policy_.reject_reaction = "no_entry";
     auto a = make();
-    EXPECT_EQ(approve(a, kAlice, "white_check_mark").rule, "other_reaction");
-    EXPECT_EQ(a.on_reaction(reaction(kBob, "x"), kBob, kT0).rule, "other_reaction");
-    EXPECT_EQ(approve(a, kAlice, "ok_hand::skin-tone-3").rule, "approved");
-    EXPECT_EQ(a.on_reaction(reaction(kBob, "no_entry"), kBob, kT0).rule, "rejected");
+    EXPECT_EQ(approve(a, kAlice, "white_check_mark").rule, ApprovalRule::OtherReaction);
+    EXPECT_EQ(a.on_reaction(reaction(kBob, "x"), kBob, kT0).rule, ApprovalRule::OtherReaction);
+    EXPECT_EQ(approve(a, kAlice, "ok_hand::skin-tone-3").rule, ApprovalRule::Approved);
+    EXPECT_EQ(a.on_reaction(reaction(kBob, "no_entry"), kBob, kT0).rule, ApprovalRule::Rejected);
 }
 
 // --- who is an approver --------------------------------------------------------------------
@@ -195,7 +201,7 @@ TEST_F(ApprovalCard, TheConfiguredReactionsAreTheOnesThatCount) {
 TEST_F(ApprovalApprovers, AUserListedByNameCanApprove) {
     auto a = make();
     const auto d = approve(a, kAlice);
-    EXPECT_EQ(d.rule, "approved");
+    EXPECT_EQ(d.rule, ApprovalRule::Approved);
     EXPECT_TRUE(d.changed);
     EXPECT_EQ(a.state(), ApprovalState::Approved);
     EXPECT_EQ(a.approvers(), std::vector<UserId>{kAlice.user});
@@ -203,24 +209,24 @@ TEST_F(ApprovalApprovers, AUserListedByNameCanApprove) {
 
 TEST_F(ApprovalApprovers, AMemberOfAnApproverUsergroupCanApprove) {
     auto a = make();
-    EXPECT_EQ(approve(a, kBob).rule, "approved");
+    EXPECT_EQ(approve(a, kBob).rule, ApprovalRule::Approved);
     auto b = make();
-    EXPECT_EQ(approve(b, kCarol).rule, "approved");
+    EXPECT_EQ(approve(b, kCarol).rule, ApprovalRule::Approved);
 }
 
 TEST_F(ApprovalApprovers, AMemberOfARequiredGroupIsAnApproverEvenIfTheGroupIsNotListed) {
     policy_.required_groups = {kSre};
     auto a = make();
-    EXPECT_EQ(approve(a, person("U0SAM", {kSre})).rule, "approved");
+    EXPECT_EQ(approve(a, person("U0SAM", {kSre})).rule, ApprovalRule::Approved);
 }
 
 TEST_F(ApprovalApprovers, SomeoneElseIsNotAnApprover) {
     auto a = make();
     const auto d = approve(a, kDave);
-    EXPECT_EQ(d.rule, "not_an_approver");
+    EXPECT_EQ(d.rule, ApprovalRule::NotAnApprover);
     EXPECT_FALSE(d.changed);
     EXPECT_NE(d.explanation.find("<@U0DAVE>"), std::string::npos) << d.explanation;
-    EXPECT_EQ(approve(a, person("U0NOBODY")).rule, "not_an_approver");
+    EXPECT_EQ(approve(a, person("U0NOBODY")).rule, ApprovalRule::NotAnApprover);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     EXPECT_TRUE(a.approvers().empty());
 }
@@ -228,11 +234,11 @@ TEST_F(ApprovalApprovers, SomeoneElseIsNotAnApprover) {
 TEST_F(ApprovalApprovers, BotsNeverCountEvenWhenListedOrInAGroup) {
     auto a = make();
     for (const auto& d : {approve(a, kBot), unapprove(a, kBot), reject(a, kBot)}) {
-        EXPECT_EQ(d.rule, "bot");
+        EXPECT_EQ(d.rule, ApprovalRule::Bot);
         EXPECT_FALSE(d.changed);
     }
     const Reactor unlisted_bot{UserId{"U0OTHERBOT"}, true, {}};
-    EXPECT_EQ(approve(a, unlisted_bot).rule, "bot") << "the bot check comes first";
+    EXPECT_EQ(approve(a, unlisted_bot).rule, ApprovalRule::Bot) << "the bot check comes first";
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     EXPECT_TRUE(a.approvers().empty());
 }
@@ -240,7 +246,7 @@ TEST_F(ApprovalApprovers, BotsNeverCountEvenWhenListedOrInAGroup) {
 TEST_F(ApprovalApprovers, TheRequesterCannotApproveTheirOwnRequest) {
     auto a = make();
     const auto d = approve(a, kRequester);
-    EXPECT_EQ(d.rule, "self_approval");
+    EXPECT_EQ(d.rule, ApprovalRule::SelfApproval);
     EXPECT_FALSE(d.changed);
     EXPECT_NE(d.explanation.find("<@U0REQ>"), std::string::npos) << d.explanation;
     EXPECT_EQ(a.state(), ApprovalState::Pending);
@@ -251,7 +257,8 @@ TEST_F(ApprovalApprovers, ARequesterWhoIsNoApproverHearsTheFourEyesRule) {
     auto a = make();
     const Reactor requester_outside{kRequester.user, false, {}};
     const auto d = approve(a, requester_outside);
-    EXPECT_EQ(d.rule, "self_approval") << "their own request is the reason that matters to them";
+    EXPECT_EQ(d.rule, ApprovalRule::SelfApproval)
+        << "their own request is the reason that matters to them";
     EXPECT_FALSE(d.changed);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
 }
@@ -259,7 +266,7 @@ TEST_F(ApprovalApprovers, ARequesterWhoIsNoApproverHearsTheFourEyesRule) {
 TEST_F(ApprovalApprovers, TheRequesterCanApproveWhenThePolicyAllowsSelfApproval) {
     policy_.allow_self_approval = true;
     auto a = make();
-    EXPECT_EQ(approve(a, kRequester).rule, "approved");
+    EXPECT_EQ(approve(a, kRequester).rule, ApprovalRule::Approved);
     EXPECT_EQ(a.approvers(), std::vector<UserId>{kRequester.user});
 }
 
@@ -267,7 +274,7 @@ TEST_F(ApprovalApprovers, SelfApprovalStillRequiresTheRequesterToBeAnApprover) {
     policy_.allow_self_approval = true;
     Approval a{RequestId{"R12"}, ActionKind::Db, policy_, kDave.user, "plan-1", kT0};
     a.set_card(kCard);
-    EXPECT_EQ(approve(a, kDave).rule, "not_an_approver");
+    EXPECT_EQ(approve(a, kDave).rule, ApprovalRule::NotAnApprover);
 }
 
 // --- counting distinct people ----------------------------------------------------------------
@@ -275,12 +282,12 @@ TEST_F(ApprovalApprovers, SelfApprovalStillRequiresTheRequesterToBeAnApprover) {
 TEST_F(ApprovalCounting, OnePersonCountsOnceHoweverManyApproveReactionsTheyAdd) {
     policy_.required = 2;
     auto a = make();
-    EXPECT_EQ(approve(a, kAlice).rule, "approval_counted");
+    EXPECT_EQ(approve(a, kAlice).rule, ApprovalRule::ApprovalCounted);
     const auto same = approve(a, kAlice);
-    EXPECT_EQ(same.rule, "already_counted");
+    EXPECT_EQ(same.rule, ApprovalRule::AlreadyCounted);
     EXPECT_FALSE(same.changed);
     const auto variant = approve(a, kAlice, "white_check_mark::skin-tone-4");
-    EXPECT_EQ(variant.rule, "already_counted");
+    EXPECT_EQ(variant.rule, ApprovalRule::AlreadyCounted);
     EXPECT_TRUE(variant.changed) << "the variant is kept so that removing one keeps the approval";
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     EXPECT_EQ(a.approvers(), std::vector<UserId>{kAlice.user});
@@ -292,12 +299,12 @@ TEST_F(ApprovalCounting, TwoRequiredApproversMeansTwoDistinctPeople) {
     policy_.required = 2;
     auto a = make();
     const auto first = approve(a, kAlice);
-    EXPECT_EQ(first.rule, "approval_counted");
+    EXPECT_EQ(first.rule, ApprovalRule::ApprovalCounted);
     EXPECT_TRUE(first.changed);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     EXPECT_EQ(a.still_needed(), Strings{"1 more approver"});
     EXPECT_NE(first.explanation.find("1 more approver"), std::string::npos) << first.explanation;
-    EXPECT_EQ(approve(a, kBob).rule, "approved");
+    EXPECT_EQ(approve(a, kBob).rule, ApprovalRule::Approved);
     EXPECT_EQ(a.state(), ApprovalState::Approved);
     EXPECT_TRUE(a.still_needed().empty());
     EXPECT_EQ(a.approvers(), (std::vector<UserId>{kAlice.user, kBob.user}));
@@ -305,9 +312,9 @@ TEST_F(ApprovalCounting, TwoRequiredApproversMeansTwoDistinctPeople) {
 
 TEST_F(ApprovalCounting, MoreApprovalsAfterApprovedAreStillCounted) {
     auto a = make();
-    EXPECT_EQ(approve(a, kBob).rule, "approved");
+    EXPECT_EQ(approve(a, kBob).rule, ApprovalRule::Approved);
     const auto d = approve(a, kAlice);
-    EXPECT_EQ(d.rule, "approval_counted");
+    EXPECT_EQ(d.rule, ApprovalRule::ApprovalCounted);
     EXPECT_TRUE(d.changed);
     EXPECT_EQ(a.state(), ApprovalState::Approved);
     EXPECT_EQ(a.approvers(), (std::vector<UserId>{kAlice.user, kBob.user})) << "sorted by id";
@@ -320,7 +327,7 @@ TEST_F(ApprovalCounting, ARequiredCountBelowOneStillNeedsOneApprover) {
         EXPECT_EQ(a.state(), ApprovalState::Pending);
         EXPECT_EQ(a.still_needed(), Strings{"1 more approver"});
         EXPECT_FALSE(a.start_execution());
-        EXPECT_EQ(approve(a, kAlice).rule, "approved");
+        EXPECT_EQ(approve(a, kAlice).rule, ApprovalRule::Approved);
     }
 }
 
@@ -343,11 +350,12 @@ TEST_F(ApprovalRequiredGroups, EachRequiredGroupNeedsOneOfItsMembers) {
     auto a = make();
     EXPECT_EQ(a.still_needed(),
               (Strings{"an approver from <!subteam^S0DBA>", "an approver from <!subteam^S0LEAD>"}));
-    EXPECT_EQ(approve(a, kAlice).rule, "approval_counted") << "alice is in neither group";
-    EXPECT_EQ(approve(a, kBob).rule, "approval_counted");
+    EXPECT_EQ(approve(a, kAlice).rule, ApprovalRule::ApprovalCounted)
+        << "alice is in neither group";
+    EXPECT_EQ(approve(a, kBob).rule, ApprovalRule::ApprovalCounted);
     EXPECT_EQ(a.still_needed(), Strings{"an approver from <!subteam^S0LEAD>"});
     EXPECT_EQ(a.state(), ApprovalState::Pending);
-    EXPECT_EQ(approve(a, kCarol).rule, "approved");
+    EXPECT_EQ(approve(a, kCarol).rule, ApprovalRule::Approved);
     EXPECT_TRUE(a.still_needed().empty());
 }
 
@@ -355,10 +363,11 @@ TEST_F(ApprovalRequiredGroups, OnePersonInTwoRequiredGroupsCoversOnlyOne) {
     policy_.required_groups = {kDba, kLead};
     auto a = make();
     const auto d = approve(a, kErin);
-    EXPECT_EQ(d.rule, "approval_counted");
+    EXPECT_EQ(d.rule, ApprovalRule::ApprovalCounted);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     EXPECT_EQ(a.still_needed().size(), 1U);
-    EXPECT_EQ(approve(a, kErin, "white_check_mark::skin-tone-2").rule, "already_counted");
+    EXPECT_EQ(approve(a, kErin, "white_check_mark::skin-tone-2").rule,
+              ApprovalRule::AlreadyCounted);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
 }
 
@@ -368,7 +377,7 @@ TEST_F(ApprovalRequiredGroups, ASecondMemberLetsTheFirstCoverTheOtherGroup) {
     policy_.required_groups = {kDba, kLead};
     auto a = make();
     approve(a, kErin);
-    EXPECT_EQ(approve(a, kFrank).rule, "approved");
+    EXPECT_EQ(approve(a, kFrank).rule, ApprovalRule::Approved);
 }
 
 TEST_F(ApprovalRequiredGroups, AugmentingPathsFollowLongerChains) {
@@ -379,11 +388,11 @@ TEST_F(ApprovalRequiredGroups, AugmentingPathsFollowLongerChains) {
     approve(a, person("U2", {g_b, g_c}));
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     ASSERT_EQ(a.still_needed().size(), 1U) << "two people cover two of the three groups";
-    EXPECT_EQ(approve(a, person("U3", {g_a})).rule, "approved");
+    EXPECT_EQ(approve(a, person("U3", {g_a})).rule, ApprovalRule::Approved);
     auto b = make();
     approve(b, person("U1", {g_a, g_b}));
     approve(b, person("U2", {g_a, g_b}));
-    EXPECT_EQ(approve(b, person("U3", {g_a, g_b})).rule, "approval_counted");
+    EXPECT_EQ(approve(b, person("U3", {g_a, g_b})).rule, ApprovalRule::ApprovalCounted);
     EXPECT_EQ(b.still_needed(), Strings{"an approver from <!subteam^S0C>"});
 }
 
@@ -391,7 +400,7 @@ TEST_F(ApprovalRequiredGroups, AGroupListedTwiceNeedsOnlyOnePerson) {
     policy_.required_groups = {kDba, kDba};
     auto a = make();
     EXPECT_EQ(a.still_needed(), Strings{"an approver from <!subteam^S0DBA>"});
-    EXPECT_EQ(approve(a, kBob).rule, "approved");
+    EXPECT_EQ(approve(a, kBob).rule, ApprovalRule::Approved);
 }
 
 TEST_F(ApprovalRequiredGroups, TheRequiredCountAndTheGroupsMustBothBeMet) {
@@ -402,14 +411,14 @@ TEST_F(ApprovalRequiredGroups, TheRequiredCountAndTheGroupsMustBothBeMet) {
     approve(a, kBob);
     EXPECT_EQ(a.still_needed(), Strings{"2 more approvers"});
     approve(a, kAlice);
-    EXPECT_EQ(approve(a, kCarol).rule, "approved");
+    EXPECT_EQ(approve(a, kCarol).rule, ApprovalRule::Approved);
 
     policy_.required = 2;
     auto b = make();
     approve(b, kAlice);
-    EXPECT_EQ(approve(b, kCarol).rule, "approval_counted") << "two people, but no DBA";
+    EXPECT_EQ(approve(b, kCarol).rule, ApprovalRule::ApprovalCounted) << "two people, but no DBA";
     EXPECT_EQ(b.still_needed(), Strings{"an approver from <!subteam^S0DBA>"});
-    EXPECT_EQ(approve(b, kBob).rule, "approved");
+    EXPECT_EQ(approve(b, kBob).rule, ApprovalRule::Approved);
 }
 
 TEST_F(ApprovalRequiredGroups, GroupMembershipIsRecordedWhenCounted) {
@@ -426,7 +435,7 @@ TEST_F(ApprovalRequiredGroups, GroupMembershipIsRecordedWhenCounted) {
 TEST_F(ApprovalReject, ARejectReactionFromAnApproverRejects) {
     auto a = make();
     const auto d = reject(a, kBob);
-    EXPECT_EQ(d.rule, "rejected");
+    EXPECT_EQ(d.rule, ApprovalRule::Rejected);
     EXPECT_TRUE(d.changed);
     EXPECT_EQ(a.state(), ApprovalState::Rejected);
     EXPECT_EQ(a.snapshot().decided_by, kBob.user);
@@ -435,18 +444,19 @@ TEST_F(ApprovalReject, ARejectReactionFromAnApproverRejects) {
 
 TEST_F(ApprovalReject, TheRequesterCanRejectTheirOwnRequest) {
     auto a = make();
-    EXPECT_EQ(reject(a, kRequester).rule, "rejected");
+    EXPECT_EQ(reject(a, kRequester).rule, ApprovalRule::Rejected);
     EXPECT_EQ(a.snapshot().decided_by, kRequester.user);
     const auto c = Reactor{UserId{"U0REQ2"}, false, {}};
     Approval b{RequestId{"R13"}, ActionKind::Db, policy_, c.user, "plan-1", kT0};
     b.set_card(kCard);
-    EXPECT_EQ(reject(b, c).rule, "rejected") << "even a requester who is not an approver";
+    EXPECT_EQ(reject(b, c).rule, ApprovalRule::Rejected)
+        << "even a requester who is not an approver";
 }
 
 TEST_F(ApprovalReject, ARejectReactionFromSomeoneElseIsIgnored) {
     auto a = make();
     const auto d = reject(a, kDave);
-    EXPECT_EQ(d.rule, "not_an_approver");
+    EXPECT_EQ(d.rule, ApprovalRule::NotAnApprover);
     EXPECT_FALSE(d.changed);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     EXPECT_FALSE(a.snapshot().decided_by);
@@ -456,17 +466,17 @@ TEST_F(ApprovalReject, ARejectionAfterApprovalButBeforeExecutionStillRejects) {
     auto a = make();
     approve(a, kAlice);
     ASSERT_EQ(a.state(), ApprovalState::Approved);
-    EXPECT_EQ(reject(a, kCarol).rule, "rejected");
+    EXPECT_EQ(reject(a, kCarol).rule, ApprovalRule::Rejected);
     EXPECT_EQ(a.state(), ApprovalState::Rejected);
     EXPECT_FALSE(a.start_execution());
 }
 
 TEST_F(ApprovalReject, RemovingARejectReactionDoesNothing) {
     auto a = make(/*with_card=*/false);
-    EXPECT_EQ(reject(a, kBob).rule, "wrong_message") << "before the card was posted";
+    EXPECT_EQ(reject(a, kBob).rule, ApprovalRule::WrongMessage) << "before the card was posted";
     a.set_card(kCard);
     const auto bob_removed = a.on_reaction(reaction(kBob, "x", false), kBob, kT0 + minutes(3));
-    EXPECT_EQ(bob_removed.rule, "other_reaction");
+    EXPECT_EQ(bob_removed.rule, ApprovalRule::OtherReaction);
     EXPECT_FALSE(bob_removed.changed);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     reject(a, kDave);
@@ -475,7 +485,7 @@ TEST_F(ApprovalReject, RemovingARejectReactionDoesNothing) {
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     reject(a, kBob);
     const auto after = a.on_reaction(reaction(kBob, "x", false), kBob, kT0 + minutes(3));
-    EXPECT_EQ(after.rule, "not_pending");
+    EXPECT_EQ(after.rule, ApprovalRule::NotPending);
     EXPECT_FALSE(after.changed);
     EXPECT_EQ(a.state(), ApprovalState::Rejected) << "un-rejecting is not a thing";
 }
@@ -487,7 +497,7 @@ TEST_F(ApprovalWithdraw, RemovingTheApproveReactionWithdrawsTheApproval) {
     auto a = make();
     approve(a, kAlice);
     const auto d = unapprove(a, kAlice);
-    EXPECT_EQ(d.rule, "withdrawn");
+    EXPECT_EQ(d.rule, ApprovalRule::Withdrawn);
     EXPECT_TRUE(d.changed);
     EXPECT_TRUE(a.approvers().empty());
     EXPECT_TRUE(a.snapshot().approver_groups.empty());
@@ -498,17 +508,17 @@ TEST_F(ApprovalWithdraw, WithdrawingFromApprovedFallsBackToPending) {
     auto a = make();
     approve(a, kBob);
     ASSERT_EQ(a.state(), ApprovalState::Approved);
-    EXPECT_EQ(unapprove(a, kBob).rule, "withdrawn");
+    EXPECT_EQ(unapprove(a, kBob).rule, ApprovalRule::Withdrawn);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     EXPECT_FALSE(a.start_execution());
-    EXPECT_EQ(approve(a, kBob).rule, "approved") << "and may approve again";
+    EXPECT_EQ(approve(a, kBob).rule, ApprovalRule::Approved) << "and may approve again";
 }
 
 TEST_F(ApprovalWithdraw, WithdrawingAnExtraApprovalKeepsItApproved) {
     auto a = make();
     approve(a, kBob);
     approve(a, kAlice);
-    EXPECT_EQ(unapprove(a, kBob).rule, "withdrawn");
+    EXPECT_EQ(unapprove(a, kBob).rule, ApprovalRule::Withdrawn);
     EXPECT_EQ(a.state(), ApprovalState::Approved);
     EXPECT_EQ(a.approvers(), std::vector<UserId>{kAlice.user});
 }
@@ -530,11 +540,11 @@ TEST_F(ApprovalWithdraw, RemovingOneOfTwoVariantsKeepsTheApproval) {
     approve(a, kAlice);
     approve(a, kAlice, "white_check_mark::skin-tone-3");
     const auto d = unapprove(a, kAlice);
-    EXPECT_EQ(d.rule, "already_counted");
+    EXPECT_EQ(d.rule, ApprovalRule::AlreadyCounted);
     EXPECT_TRUE(d.changed);
     EXPECT_EQ(a.state(), ApprovalState::Approved);
     EXPECT_EQ(a.approvers(), std::vector<UserId>{kAlice.user});
-    EXPECT_EQ(unapprove(a, kAlice, "white_check_mark::skin-tone-3").rule, "withdrawn");
+    EXPECT_EQ(unapprove(a, kAlice, "white_check_mark::skin-tone-3").rule, ApprovalRule::Withdrawn);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
 }
 
@@ -543,11 +553,11 @@ TEST_F(ApprovalWithdraw, RemovingAReactionThatNeverCountedChangesNothing) {
     approve(a, kAlice);
     for (const auto& who : {kDave, kRequester, kCarol}) {
         const auto d = unapprove(a, who);
-        EXPECT_EQ(d.rule, "not_counted");
+        EXPECT_EQ(d.rule, ApprovalRule::NotCounted);
         EXPECT_FALSE(d.changed);
     }
     const auto other_variant = unapprove(a, kAlice, "white_check_mark::skin-tone-5");
-    EXPECT_EQ(other_variant.rule, "already_counted");
+    EXPECT_EQ(other_variant.rule, ApprovalRule::AlreadyCounted);
     EXPECT_FALSE(other_variant.changed);
     EXPECT_EQ(a.state(), ApprovalState::Approved);
 }
@@ -575,7 +585,7 @@ TEST_F(ApprovalExecution, OnceExecutingReactionsNoLongerChangeAnything) {
                           approve(a, kCarol),
                           approve(a, kDave, "eyes"),
                           reject(a, kRequester)}) {
-        EXPECT_EQ(d.rule, "executing");
+        EXPECT_EQ(d.rule, ApprovalRule::Executing);
         EXPECT_FALSE(d.changed);
     }
     EXPECT_EQ(a.snapshot(), before);
@@ -590,7 +600,7 @@ TEST_F(ApprovalExecution, OnceExecutingCancelSupersedeAndExpiryAreRefused) {
     for (const auto& d : {a.cancel(kRequester, kT0 + minutes(3)),
                           a.supersede("plan-2"),
                           a.expire_if_due(kT0 + minutes(60))}) {
-        EXPECT_EQ(d.rule, "not_pending");
+        EXPECT_EQ(d.rule, ApprovalRule::NotPending);
         EXPECT_FALSE(d.changed);
     }
     EXPECT_EQ(a.snapshot(), before);
@@ -603,11 +613,11 @@ TEST_F(ApprovalExpiry, AnUnapprovedRequestExpiresAtTheDeadline) {
     EXPECT_TRUE(a.can_expire());
     EXPECT_EQ(a.expires_at(), kT0 + minutes(15));
     const auto early = a.expire_if_due(kT0 + minutes(15) - milliseconds(1));
-    EXPECT_EQ(early.rule, "not_due");
+    EXPECT_EQ(early.rule, ApprovalRule::NotDue);
     EXPECT_FALSE(early.changed);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
     const auto due = a.expire_if_due(kT0 + minutes(15));
-    EXPECT_EQ(due.rule, "expired");
+    EXPECT_EQ(due.rule, ApprovalRule::Expired);
     EXPECT_TRUE(due.changed);
     EXPECT_EQ(a.state(), ApprovalState::Expired);
     EXPECT_NE(due.explanation.find("15 min"), std::string::npos) << due.explanation;
@@ -616,18 +626,19 @@ TEST_F(ApprovalExpiry, AnUnapprovedRequestExpiresAtTheDeadline) {
 TEST_F(ApprovalExpiry, AnApprovedRequestThatNeverStartedExpiresToo) {
     auto a = make();
     approve(a, kAlice);
-    EXPECT_EQ(a.expire_if_due(kT0 + minutes(20)).rule, "expired");
+    EXPECT_EQ(a.expire_if_due(kT0 + minutes(20)).rule, ApprovalRule::Expired);
     EXPECT_FALSE(a.start_execution());
 }
 
 TEST_F(ApprovalExpiry, AReactionAfterTheDeadlineIsRefusedAndExpiresTheApproval) {
     auto a = make();
     const auto d = approve(a, kAlice, "white_check_mark", kT0 + minutes(15));
-    EXPECT_EQ(d.rule, "expired");
+    EXPECT_EQ(d.rule, ApprovalRule::Expired);
     EXPECT_TRUE(d.changed);
     EXPECT_EQ(a.state(), ApprovalState::Expired);
     EXPECT_TRUE(a.approvers().empty());
-    EXPECT_EQ(approve(a, kAlice, "white_check_mark", kT0 + minutes(1)).rule, "not_pending");
+    EXPECT_EQ(approve(a, kAlice, "white_check_mark", kT0 + minutes(1)).rule,
+              ApprovalRule::NotPending);
 }
 
 TEST_F(ApprovalExpiry, AReactionElsewhereAfterTheDeadlineDoesNotConcernTheApproval) {
@@ -636,7 +647,7 @@ TEST_F(ApprovalExpiry, AReactionElsewhereAfterTheDeadlineDoesNotConcernTheApprov
     EXPECT_EQ(a.on_reaction(
                    reaction(kAlice, "white_check_mark", true, elsewhere), kAlice, kT0 + minutes(99))
                   .rule,
-              "wrong_message");
+              ApprovalRule::WrongMessage);
     EXPECT_EQ(a.state(), ApprovalState::Pending);
 }
 
@@ -644,20 +655,20 @@ TEST_F(ApprovalExpiry, ATimeoutOfZeroNeverExpires) {
     policy_.timeout = Duration::zero();
     auto a = make();
     EXPECT_FALSE(a.can_expire());
-    EXPECT_EQ(a.expire_if_due(kT0).rule, "not_due");
-    EXPECT_EQ(a.expire_if_due(kT0 + std::chrono::hours(24 * 365)).rule, "not_due");
+    EXPECT_EQ(a.expire_if_due(kT0).rule, ApprovalRule::NotDue);
+    EXPECT_EQ(a.expire_if_due(kT0 + std::chrono::hours(24 * 365)).rule, ApprovalRule::NotDue);
     EXPECT_EQ(approve(a, kAlice, "white_check_mark", kT0 + std::chrono::hours(48)).rule,
-              "approved");
-    EXPECT_EQ(a.cancel(kRequester, kT0 + std::chrono::hours(72)).rule, "cancelled");
+              ApprovalRule::Approved);
+    EXPECT_EQ(a.cancel(kRequester, kT0 + std::chrono::hours(72)).rule, ApprovalRule::Cancelled);
 }
 
 TEST_F(ApprovalExpiry, ACustomTimeoutSetsTheDeadline) {
     policy_.timeout = seconds(90);
     auto a = make();
     EXPECT_EQ(a.expires_at(), kT0 + seconds(90));
-    EXPECT_EQ(a.expire_if_due(kT0 + seconds(89)).rule, "not_due");
+    EXPECT_EQ(a.expire_if_due(kT0 + seconds(89)).rule, ApprovalRule::NotDue);
     const auto d = a.expire_if_due(kT0 + seconds(90));
-    EXPECT_EQ(d.rule, "expired");
+    EXPECT_EQ(d.rule, ApprovalRule::Expired);
     EXPECT_NE(d.explanation.find("90 s"), std::string::npos) << d.explanation;
 }
 
@@ -666,7 +677,7 @@ TEST_F(ApprovalExpiry, ACustomTimeoutSetsTheDeadline) {
 TEST_F(ApprovalCancel, TheRequesterCanCancel) {
     auto a = make();
     const auto d = a.cancel(kRequester, kT0 + minutes(1));
-    EXPECT_EQ(d.rule, "cancelled");
+    EXPECT_EQ(d.rule, ApprovalRule::Cancelled);
     EXPECT_TRUE(d.changed);
     EXPECT_EQ(a.state(), ApprovalState::Cancelled);
     EXPECT_EQ(a.snapshot().decided_by, kRequester.user);
@@ -675,7 +686,7 @@ TEST_F(ApprovalCancel, TheRequesterCanCancel) {
 TEST_F(ApprovalCancel, AnApproverCanCancelEvenAfterApproving) {
     auto a = make();
     approve(a, kAlice);
-    EXPECT_EQ(a.cancel(kCarol, kT0 + minutes(1)).rule, "cancelled");
+    EXPECT_EQ(a.cancel(kCarol, kT0 + minutes(1)).rule, ApprovalRule::Cancelled);
     EXPECT_EQ(a.snapshot().decided_by, kCarol.user);
     EXPECT_FALSE(a.start_execution());
 }
@@ -684,7 +695,7 @@ TEST_F(ApprovalCancel, NobodyElseCanCancelAndBotsNever) {
     auto a = make();
     for (const auto& who : {kDave, kBot}) {
         const auto d = a.cancel(who, kT0 + minutes(1));
-        EXPECT_EQ(d.rule, "not_allowed_to_cancel");
+        EXPECT_EQ(d.rule, ApprovalRule::NotAllowedToCancel);
         EXPECT_FALSE(d.changed);
         EXPECT_NE(d.explanation.find("<@U0REQ>"), std::string::npos) << d.explanation;
     }
@@ -694,16 +705,16 @@ TEST_F(ApprovalCancel, NobodyElseCanCancelAndBotsNever) {
 
 TEST_F(ApprovalCancel, CancellingWhatIsNoLongerPendingChangesNothing) {
     auto a = make();
-    ASSERT_EQ(a.cancel(kRequester, kT0).rule, "cancelled");
+    ASSERT_EQ(a.cancel(kRequester, kT0).rule, ApprovalRule::Cancelled);
     const auto again = a.cancel(kAlice, kT0);
-    EXPECT_EQ(again.rule, "not_pending");
+    EXPECT_EQ(again.rule, ApprovalRule::NotPending);
     EXPECT_FALSE(again.changed);
     EXPECT_EQ(a.snapshot().decided_by, kRequester.user);
 }
 
 TEST_F(ApprovalCancel, CancellingAfterTheDeadlineFindsItExpired) {
     auto a = make();
-    EXPECT_EQ(a.cancel(kRequester, kT0 + minutes(16)).rule, "expired");
+    EXPECT_EQ(a.cancel(kRequester, kT0 + minutes(16)).rule, ApprovalRule::Expired);
     EXPECT_EQ(a.state(), ApprovalState::Expired);
     EXPECT_FALSE(a.snapshot().decided_by);
 }
@@ -714,7 +725,7 @@ TEST_F(ApprovalSupersede, AChangedPlanSupersedesAnApprovedRequest) {
     auto a = make();
     approve(a, kAlice);
     const auto d = a.supersede("plan-2");
-    EXPECT_EQ(d.rule, "superseded");
+    EXPECT_EQ(d.rule, ApprovalRule::Superseded);
     EXPECT_TRUE(d.changed);
     EXPECT_EQ(a.state(), ApprovalState::Superseded);
     EXPECT_EQ(a.snapshot().plan_id, "plan-1") << "the card showed plan-1";
@@ -724,11 +735,11 @@ TEST_F(ApprovalSupersede, AChangedPlanSupersedesAnApprovedRequest) {
 
 TEST_F(ApprovalSupersede, APendingRequestCanBeSupersededButAClosedOneCannot) {
     auto a = make();
-    EXPECT_EQ(a.supersede("plan-2").rule, "superseded");
-    EXPECT_EQ(a.supersede("plan-3").rule, "not_pending");
+    EXPECT_EQ(a.supersede("plan-2").rule, ApprovalRule::Superseded);
+    EXPECT_EQ(a.supersede("plan-3").rule, ApprovalRule::NotPending);
     auto b = make();
     reject(b, kBob);
-    EXPECT_EQ(b.supersede("plan-2").rule, "not_pending");
+    EXPECT_EQ(b.supersede("plan-2").rule, ApprovalRule::NotPending);
     EXPECT_EQ(b.state(), ApprovalState::Rejected);
 }
 
@@ -767,7 +778,7 @@ TEST_F(ApprovalClosed, EveryInputOnAClosedApprovalIsNotPendingAndChangesNothing)
                               a.cancel(kRequester, kT0),
                               a.expire_if_due(kT0 + minutes(60)),
                               a.supersede("plan-3")}) {
-            EXPECT_EQ(d.rule, "not_pending");
+            EXPECT_EQ(d.rule, ApprovalRule::NotPending);
             EXPECT_FALSE(d.changed);
             EXPECT_NE(d.explanation.find(to_string(state)), std::string::npos) << d.explanation;
         }
@@ -813,7 +824,7 @@ TEST_F(ApprovalExplanations, EveryDecisionIsOneSentenceNamingThePeopleWithSlackM
     seen.emplace_back(unapprove(f, kBob), "R12");
     std::set<std::string> rules;
     for (const auto& [d, must_name] : seen) {
-        rules.insert(d.rule);
+        rules.insert(std::string(to_string(d.rule)));
         EXPECT_FALSE(d.explanation.empty()) << d.rule;
         EXPECT_EQ(d.explanation.back(), '.') << d.rule << ": " << d.explanation;
         EXPECT_EQ(d.explanation.find('\n'), std::string::npos) << d.explanation;
@@ -930,7 +941,7 @@ TEST_F(ApprovalRestore, TheDeadlineShownOnTheCardIsKept) {
     policy_.timeout = minutes(60);
     Approval restored{a.snapshot(), policy_};
     EXPECT_EQ(restored.expires_at(), kT0 + minutes(15));
-    EXPECT_EQ(restored.expire_if_due(kT0 + minutes(15)).rule, "expired");
+    EXPECT_EQ(restored.expire_if_due(kT0 + minutes(15)).rule, ApprovalRule::Expired);
 }
 
 TEST_F(ApprovalRestore, ClosedAndExecutingApprovalsStayAsTheyWere) {
@@ -1143,7 +1154,7 @@ TEST(ApprovalGenerated, RandomSequencesFromAFixedSeedKeepEveryInvariant) {
                 };
             }
             const auto d = input(a);
-            ++rules_seen[d.rule];
+            ++rules_seen[std::string(to_string(d.rule))];
             EXPECT_EQ(input(restored), d) << "a restored approval decides the same";
             const auto& after = a.snapshot();
             EXPECT_EQ(restored.snapshot(), after);
@@ -1160,10 +1171,12 @@ TEST(ApprovalGenerated, RandomSequencesFromAFixedSeedKeepEveryInvariant) {
             }
             if (!was_open) {
                 EXPECT_EQ(after, before) << "closed and executing approvals never change";
-                EXPECT_TRUE(d.rule == "not_pending" || d.rule == "executing") << d.rule;
+                EXPECT_TRUE(d.rule == ApprovalRule::NotPending || d.rule == ApprovalRule::Executing)
+                    << d.rule;
             }
-            if (event && was_open && before.card == event->item && d.rule != "expired" &&
-                !who.is_bot && base_reaction(event->reaction) == "white_check_mark") {
+            if (event && was_open && before.card == event->item &&
+                d.rule != ApprovalRule::Expired && !who.is_bot &&
+                base_reaction(event->reaction) == "white_check_mark") {
                 if (event->added) {
                     card[who.user].insert(event->reaction);
                 } else {

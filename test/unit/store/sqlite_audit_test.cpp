@@ -1,7 +1,7 @@
 // The audit trail: an append-only SHA-256 chain. Tampering goes through a second, raw sqlite3
 // connection, as somebody with access to the file would do it (after dropping the triggers).
 
-#include "bot/state_store.hpp"
+#include "bot/ports/state_store.hpp"
 #include "bot/store/audit_chain.hpp"
 #include "bot/store/sqlite_store.hpp"
 #include "test/support/temp_dir.hpp"
@@ -42,18 +42,18 @@ TEST(AuditHash, FieldBoundariesCannotShift) {
 // A store at `path` holding records 1..n (request R1 for odd seq, R2 for even).
 void fill(SqliteStore& store, int n) {
     for (int i = 1; i <= n; ++i) {
-        ASSERT_TRUE(store.audit(i % 2 == 1 ? "step" : "reaction",
-                                i % 2 == 1 ? "R1" : "R2",
-                                "U0ALICE",
-                                "n=" + std::to_string(i) + " exit=0",
-                                at_ms(i)));
+        const core::AuditEntry entry{i % 2 == 1 ? core::AuditKind::Step : core::AuditKind::Reaction,
+                                     core::RequestId{i % 2 == 1 ? "R1" : "R2"},
+                                     core::UserId{"U0ALICE"},
+                                     "n=" + std::to_string(i) + " exit=0"};
+        ASSERT_TRUE(store.audit(entry, at_ms(i)));
     }
 }
 
 TEST(AuditTrail, RecordsAreLinkedFromTheGenesisHash) {
     auto store = SqliteStore::open(":memory:").value();
     fill(*store, 3);
-    auto log = store->audit_log("");
+    auto log = store->audit_log(std::nullopt);
     ASSERT_TRUE(log);
     ASSERT_EQ(log->size(), 3U);
     std::string prev{kGenesisHash};
@@ -62,13 +62,17 @@ TEST(AuditTrail, RecordsAreLinkedFromTheGenesisHash) {
         EXPECT_EQ(r.seq, static_cast<std::int64_t>(i + 1));
         EXPECT_EQ(r.at, at_ms(r.seq));
         EXPECT_EQ(r.prev_hash, prev);
-        EXPECT_EQ(
-            r.hash,
-            audit_hash(
-                prev, r.seq, 1'700'000'000'000 + r.seq, r.kind, r.request_id, r.actor, r.detail));
+        EXPECT_EQ(r.hash,
+                  audit_hash(prev,
+                             r.seq,
+                             1'700'000'000'000 + r.seq,
+                             r.kind,
+                             r.request_id.value,
+                             r.actor,
+                             r.detail));
         prev = r.hash;
     }
-    auto r2 = store->audit_log("R2");
+    auto r2 = store->audit_log(core::RequestId{"R2"});
     ASSERT_TRUE(r2);
     ASSERT_EQ(r2->size(), 1U);
     EXPECT_EQ(r2->front().seq, 2);
@@ -97,10 +101,11 @@ TEST(AuditTrail, ThousandRecordsVerifyAndContinueAfterReopen) {
     }
     auto store = open_store(path);
     ASSERT_TRUE(store);
-    ASSERT_TRUE(store->audit("report", "R1", "rollbot", "posted", at_ms(2000)));
-    auto log = store->audit_log("R1").value();
+    ASSERT_TRUE(
+        store->audit({core::AuditKind::Report, core::RequestId{"R1"}, {}, "posted"}, at_ms(2000)));
+    auto log = store->audit_log(core::RequestId{"R1"}).value();
     ASSERT_EQ(log.back().seq, 1001);
-    EXPECT_EQ(log.back().prev_hash, store->audit_log("R2").value().back().hash);
+    EXPECT_EQ(log.back().prev_hash, store->audit_log(core::RequestId{"R2"}).value().back().hash);
     EXPECT_EQ(store->verify_audit().value().records, 1001);
 }
 
@@ -157,10 +162,15 @@ TEST(AuditTrail, DetectsAnEditWhoseHashWasRecomputed) {
     auto store = open_store(path);
     ASSERT_TRUE(store);
     fill(*store, 10);
-    const auto r5 = store->audit_log("R1").value()[2];
+    const auto r5 = store->audit_log(core::RequestId{"R1"}).value()[2];
     ASSERT_EQ(r5.seq, 5);
-    const auto forged = audit_hash(
-        r5.prev_hash, 5, 1'700'000'000'005, r5.kind, r5.request_id, r5.actor, "n=5 exit=0 forged");
+    const auto forged = audit_hash(r5.prev_hash,
+                                   5,
+                                   1'700'000'000'005,
+                                   r5.kind,
+                                   r5.request_id.value,
+                                   r5.actor,
+                                   "n=5 exit=0 forged");
     RawDb raw(path);
     ASSERT_EQ(raw.exec("DROP TRIGGER audit_no_update"), "");
     const auto sql =
@@ -218,7 +228,7 @@ TEST(AuditTrail, DetectsAWellFormedRecordAppendedBehindTheStoresBack) {
     auto store = open_store(path);
     ASSERT_TRUE(store);
     fill(*store, 10);
-    const auto last = store->audit_log("").value().back();
+    const auto last = store->audit_log(std::nullopt).value().back();
     const auto forged =
         audit_hash(last.hash, 11, 1'700'000'000'011, "approval", "R2", "U0DBA", "state=approved");
     const auto sql =

@@ -1,7 +1,7 @@
 // SqliteStore: approvals, runs and steps, the outbox, de-duplication keys. Each record kind
 // round-trips, keeps its order, and survives closing and reopening the file.
 
-#include "bot/state_store.hpp"
+#include "bot/ports/state_store.hpp"
 #include "bot/store/sqlite_store.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/unit/store/store_test_util.hpp"
@@ -141,7 +141,7 @@ core::StoredRun run(const std::string& id, std::int64_t started) {
     r.id = RequestId{id};
     r.requester = UserId{"U0ALICE"};
     r.what = "backend rollback to abc1234";
-    r.state = "running";
+    r.state = core::RunState::Running;
     r.started = at_ms(started);
     return r;
 }
@@ -149,7 +149,7 @@ core::StoredRun run(const std::string& id, std::int64_t started) {
 core::StoredStep step(int n, std::optional<int> exit_code) {
     return core::StoredStep{n,
                             "kubectl rollout undo deployment/backend -n preskool",
-                            exit_code ? "ok" : "timed_out",
+                            exit_code ? core::StepOutcome::Succeeded : core::StepOutcome::TimedOut,
                             exit_code,
                             std::chrono::milliseconds{1234 * n},
                             std::string(64, 'a')};
@@ -162,14 +162,42 @@ TEST(SqliteStoreRuns, RoundTripWithStepsAndFinish) {
     ASSERT_TRUE(store->run_started(r));
     ASSERT_TRUE(store->step_finished(RequestId{"R1"}, step(1, 0)));
     ASSERT_TRUE(store->step_finished(RequestId{"R1"}, step(2, std::nullopt)));
-    ASSERT_TRUE(store->run_finished(RequestId{"R1"}, "failed", at_ms(5000)));
+    ASSERT_TRUE(store->run_finished(RequestId{"R1"}, core::RunState::Failed, at_ms(5000)));
     r.steps = {step(1, 0), step(2, std::nullopt)};
-    r.state = "failed";
+    r.state = core::RunState::Failed;
     r.finished = at_ms(5000);
     auto found = store->find_run(RequestId{"R1"});
     ASSERT_TRUE(found) << found.error().message;
     EXPECT_EQ(found->value(), r);
     EXPECT_FALSE(store->find_run(RequestId{"R9"}).value().has_value());
+}
+
+// States and outcomes are stored by name, so state files written before they were typed read the
+// same; a name rollbot never writes is an error that names it, not a guess.
+TEST(SqliteStoreRuns, StatesAndOutcomesAreStoredByNameAndUnknownNamesAreErrors) {
+    test::TempDir dir;
+    const auto path = dir.file("state.db");
+    auto store = open_store(path);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->run_started(run("R1", 0)));
+    ASSERT_TRUE(store->step_finished(RequestId{"R1"}, step(1, std::nullopt)));
+    ASSERT_TRUE(store->run_finished(RequestId{"R1"}, core::RunState::NoChange, at_ms(9)));
+    RawDb raw(path);
+    EXPECT_EQ(raw.query("SELECT state FROM runs WHERE request_id = 'R1'"), "no change");
+    EXPECT_EQ(raw.query("SELECT outcome FROM steps WHERE request_id = 'R1'"), "timed out");
+    EXPECT_EQ(raw.exec("UPDATE runs SET state = 'dry run' WHERE request_id = 'R1'"), "");
+    EXPECT_EQ(store->find_run(RequestId{"R1"}).value()->state, core::RunState::DryRun);
+    EXPECT_EQ(raw.exec("UPDATE steps SET outcome = 'exploded' WHERE request_id = 'R1'"), "");
+    auto bad_step = store->find_run(RequestId{"R1"});
+    ASSERT_FALSE(bad_step);
+    EXPECT_EQ(bad_step.error().kind, core::ErrorKind::Storage);
+    EXPECT_THAT(bad_step.error().message,
+                ::testing::HasSubstr("unknown step outcome \"exploded\""));
+    EXPECT_EQ(raw.exec("UPDATE steps SET outcome = 'no change' WHERE request_id = 'R1'"), "");
+    EXPECT_EQ(raw.exec("UPDATE runs SET state = 'paused' WHERE request_id = 'R1'"), "");
+    auto bad_run = store->recent_runs(5);
+    ASSERT_FALSE(bad_run);
+    EXPECT_THAT(bad_run.error().message, ::testing::HasSubstr("unknown run state \"paused\""));
 }
 
 TEST(SqliteStoreRuns, UnknownRunsAndDuplicatesAreErrors) {
@@ -178,7 +206,7 @@ TEST(SqliteStoreRuns, UnknownRunsAndDuplicatesAreErrors) {
     ASSERT_FALSE(step_err);
     EXPECT_EQ(step_err.error().kind, core::ErrorKind::NotFound);
     EXPECT_EQ(step_err.error().message, "state.step_finished: no run of request R1");
-    auto finish_err = store->run_finished(RequestId{"R1"}, "succeeded", at_ms(1));
+    auto finish_err = store->run_finished(RequestId{"R1"}, core::RunState::Succeeded, at_ms(1));
     ASSERT_FALSE(finish_err);
     EXPECT_EQ(finish_err.error().kind, core::ErrorKind::NotFound);
     ASSERT_TRUE(store->run_started(run("R1", 0)));
@@ -199,7 +227,7 @@ TEST(SqliteStoreRuns, InterruptRunningMarksOnlyRunningRunsAcrossReopen) {
         ASSERT_TRUE(store->run_started(run("R1", 0)));
         ASSERT_TRUE(store->step_finished(RequestId{"R1"}, step(1, 0)));
         ASSERT_TRUE(store->run_started(run("R2", 10)));
-        ASSERT_TRUE(store->run_finished(RequestId{"R2"}, "succeeded", at_ms(20)));
+        ASSERT_TRUE(store->run_finished(RequestId{"R2"}, core::RunState::Succeeded, at_ms(20)));
         ASSERT_TRUE(store->run_started(run("R3", 30)));
     }  // the daemon dies with R1 and R3 running
     auto store = open_store(path);
@@ -208,13 +236,13 @@ TEST(SqliteStoreRuns, InterruptRunningMarksOnlyRunningRunsAcrossReopen) {
     ASSERT_TRUE(interrupted) << interrupted.error().message;
     ASSERT_EQ(interrupted->size(), 2U);
     auto r1 = run("R1", 0);
-    r1.state = "interrupted";
+    r1.state = core::RunState::Interrupted;
     r1.finished = at_ms(99);
     r1.steps = {step(1, 0)};
     EXPECT_EQ((*interrupted)[0], r1);
     EXPECT_EQ((*interrupted)[1].id, RequestId{"R3"});
     EXPECT_EQ(store->find_run(RequestId{"R1"}).value(), r1);
-    EXPECT_EQ(store->find_run(RequestId{"R2"}).value()->state, "succeeded");
+    EXPECT_EQ(store->find_run(RequestId{"R2"}).value()->state, core::RunState::Succeeded);
     EXPECT_EQ(store->find_run(RequestId{"R2"}).value()->finished, at_ms(20));
     EXPECT_TRUE(store->interrupt_running(at_ms(100)).value().empty()) << "only once";
 }

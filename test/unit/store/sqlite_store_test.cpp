@@ -4,7 +4,7 @@
 
 #include "bot/store/sqlite_store.hpp"
 
-#include "bot/state_store.hpp"
+#include "bot/ports/state_store.hpp"
 #include "bot/store/sqlite_schema.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/unit/store/store_test_util.hpp"
@@ -74,7 +74,9 @@ TEST(SqliteStoreOpen, ReopeningAnExistingFileIsIdempotent) {
     {
         auto store = open_store(path);
         ASSERT_TRUE(store);
-        ASSERT_TRUE(store->audit("request", "R1", "U0ALICE", "text=db", at_ms(0)));
+        ASSERT_TRUE(store->audit(
+            {core::AuditKind::Request, core::RequestId{"R1"}, core::UserId{"U0ALICE"}, "text=db"},
+            at_ms(0)));
         schema_before = RawDb(path).query("SELECT group_concat(sql, ';') FROM sqlite_schema");
     }
     for (int i = 0; i < 2; ++i) {
@@ -83,7 +85,7 @@ TEST(SqliteStoreOpen, ReopeningAnExistingFileIsIdempotent) {
         RawDb raw(path);
         EXPECT_EQ(raw.query("PRAGMA user_version"), std::to_string(kSchemaVersion));
         EXPECT_EQ(raw.query("SELECT group_concat(sql, ';') FROM sqlite_schema"), schema_before);
-        auto log = store->audit_log("");
+        auto log = store->audit_log(std::nullopt);
         ASSERT_TRUE(log);
         EXPECT_EQ(log->size(), 1U) << "reopening keeps the data and re-runs no migration";
     }
@@ -220,7 +222,9 @@ TEST(SqliteStoreConcurrency, TwoConnectionsShareOneFile) {
     EXPECT_EQ(a->next_request_id().value().str(), "R3");
     for (int i = 0; i < 10; ++i) {
         auto& writer = i % 2 == 0 ? a : b;
-        ASSERT_TRUE(writer->audit("note", "R1", "rollbot", "i=" + std::to_string(i), at_ms(i)));
+        ASSERT_TRUE(writer->audit(
+            {core::AuditKind::Step, core::RequestId{"R1"}, {}, "i=" + std::to_string(i)},
+            at_ms(i)));
     }
     for (auto* s : {a.get(), b.get()}) {
         auto check = s->verify_audit();

@@ -3,7 +3,7 @@
 // Helpers for the SqliteStore tests: times on whole milliseconds, opening with an assertion,
 // and a second raw sqlite3 connection to inspect or tamper with the file behind the store.
 
-#include "bot/state_store.hpp"
+#include "bot/ports/state_store.hpp"
 #include "bot/store/sqlite_store.hpp"
 
 #include <gtest/gtest.h>

@@ -7,7 +7,7 @@
 #include "actions/curl_http_client.hpp"
 #include "adapters/slack/socket_mode_transport.hpp"
 #include "adapters/slack/web_api.hpp"
-#include "bot/clock.hpp"
+#include "bot/ports/clock.hpp"
 #include "test/support/fake_slack_server.hpp"
 
 #include <boost/asio/co_spawn.hpp>

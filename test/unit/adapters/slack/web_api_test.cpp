@@ -2,7 +2,7 @@
 
 #include "actions/curl_http_client.hpp"
 #include "adapters/slack/message_split.hpp"
-#include "bot/clock.hpp"
+#include "bot/ports/clock.hpp"
 #include "test/support/async.hpp"
 #include "test/support/fake_http_server.hpp"
 

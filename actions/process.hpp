@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace rollbot::core {
+namespace rollbot::actions {
 
 /// A child process to run: argv (never a shell string) and an explicit environment.
 struct ProcessSpec {
@@ -50,11 +50,11 @@ class ProcessRunner {
 public:
     virtual ~ProcessRunner() = default;
     /// Runs to completion or timeout. An error means it could not be started at all.
-    virtual boost::asio::awaitable<Result<ProcessOutput>> run(ProcessSpec spec) = 0;
+    virtual boost::asio::awaitable<core::Result<ProcessOutput>> run(ProcessSpec spec) = 0;
     /// Kills every running child's process group (SIGTERM, then SIGKILL after the grace).
     virtual void cancel_all() = 0;
     /// Like cancel_all(), for the children started with `spec.group == group` only.
     virtual void cancel_group(const std::string& group) = 0;
 };
 
-}  // namespace rollbot::core
+}  // namespace rollbot::actions

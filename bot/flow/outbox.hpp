@@ -1,10 +1,12 @@
 #pragma once
 
 #include "bot/chat.hpp"
-#include "bot/clock.hpp"
-#include "bot/state_store.hpp"
+#include "bot/ports/chat_transport.hpp"
+#include "bot/ports/clock.hpp"
+#include "bot/ports/state_store.hpp"
+#include "bot/task_group.hpp"
+#include "bot/timer.hpp"
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/logger.h>
@@ -21,9 +23,10 @@ namespace rollbot::core {
 /// is marked delivered the moment the chat accepts it, so it is not posted again.
 class Outbox {
 public:
-    Outbox(boost::asio::any_io_executor executor,
+    Outbox(TaskGroup& tasks,
            ChatTransport& chat,
            StateStore& store,
+           const Clock& clock,
            std::shared_ptr<spdlog::logger> log);
 
     /// A stored message, not yet handed to the chat.
@@ -59,18 +62,20 @@ private:
     boost::asio::awaitable<void> pump();
     boost::asio::awaitable<Result<MessageRef>> deliver(OutboxEntry entry);
 
-    boost::asio::any_io_executor executor_;
+    void changed();
+
+    TaskGroup& tasks_;
     ChatTransport& chat_;
     StateStore& store_;
+    const Clock& clock_;
     std::shared_ptr<spdlog::logger> log_;
-    void changed();
 
     bool pumping_ = false;
     bool hurry_ = false;  // draining for shutdown: no pause between retries
     int sending_ = 0;     // direct deliveries in flight (send()), not yet marked delivered
     std::size_t depth_ = 0;
-    boost::asio::steady_timer retry_;       // the pump's pause between retries
-    boost::asio::steady_timer drained_;     // cancelled when the depth changes or the pump ends
+    Timer retry_;                           // the pump's pause between retries
+    Timer drained_;                         // cancelled when the depth changes or the pump ends
     boost::asio::steady_timer sends_done_;  // never expires; cancelled when sending_ drops to 0
 };
 

@@ -1,7 +1,6 @@
-#include "bot/outbox.hpp"
+#include "bot/flow/outbox.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -11,32 +10,34 @@ namespace rollbot::core {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-Outbox::Outbox(asio::any_io_executor executor,
+Outbox::Outbox(TaskGroup& tasks,
                ChatTransport& chat,
                StateStore& store,
+               const Clock& clock,
                std::shared_ptr<spdlog::logger> log)
-    : executor_(std::move(executor)),
+    : tasks_(tasks),
       chat_(chat),
       store_(store),
+      clock_(clock),
       log_(std::move(log)),
-      retry_(executor_),
-      drained_(executor_),
-      sends_done_(executor_, asio::steady_timer::time_point::max()) {}
+      retry_(tasks.executor(), clock),
+      drained_(tasks.executor(), clock),
+      sends_done_(tasks.executor(), asio::steady_timer::time_point::max()) {}
 
 void Outbox::changed() {
     drained_.cancel();
 }
 
 asio::awaitable<bool> Outbox::drain(std::chrono::milliseconds within) {
-    const auto deadline = std::chrono::steady_clock::now() + within;
+    const auto deadline = clock_.steady_now() + within;
     hurry_ = true;
     retry_.cancel();  // a pump waiting out a long pause tries now
-    while (depth_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    while (depth_ > 0 && clock_.steady_now() < deadline) {
         if (sending_ == 0) {
             start_pump();  // no-op while it runs; a direct send that fails starts it too
         }
         drained_.expires_at(deadline);
-        co_await drained_.async_wait(asio::as_tuple(asio::use_awaitable));
+        (void)co_await drained_.wait();
     }
     if (depth_ > 0) {
         log_->warn("outbox.not_drained undelivered={} (stored: delivered after the restart)",
@@ -97,7 +98,6 @@ asio::awaitable<Result<MessageRef>> Outbox::send(Ticket ticket) {
     if (!delivered) {
         start_pump();
     }
-    changed();
     co_return delivered;
 }
 
@@ -152,12 +152,9 @@ void Outbox::start_pump() {
         return;
     }
     pumping_ = true;
-    asio::co_spawn(executor_, pump(), [this](const std::exception_ptr& e) {
-        if (e) {
-            pumping_ = false;
-            changed();
-            log_->error("task.failed name=outbox.pump");
-        }
+    tasks_.spawn("outbox.pump", pump(), TaskGroup::Kind::Background, [this](std::string_view) {
+        pumping_ = false;
+        changed();
     });
 }
 
@@ -191,13 +188,13 @@ asio::awaitable<void> Outbox::pump() {
         constexpr std::chrono::milliseconds kHurried{250};
         if (attempts > 0) {
             retry_.expires_after(hurry_ ? kHurried : retry_pause(attempts));
-            co_await retry_.async_wait(asio::as_tuple(asio::use_awaitable));
+            (void)co_await retry_.wait();
         }
         auto delivered = co_await deliver(entry);
         failures = delivered ? 0 : failures + 1;
         if (!delivered && delivered.error().retry_after && !hurry_) {
             retry_.expires_after(*delivered.error().retry_after);
-            co_await retry_.async_wait(asio::as_tuple(asio::use_awaitable));
+            (void)co_await retry_.wait();
         }
     }
 }
