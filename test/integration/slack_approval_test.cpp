@@ -116,8 +116,28 @@ TEST_F(SlackApproval, RejectRunsNothing) {
     const auto card = request_downgrade();
     slack_.send_reaction(true, "U0BOB", "x", "C0INCIDENTS", card);
     ASSERT_TRUE(slack_.wait_for_update("Rejected", kWait));
-    slack_.send_reaction(true, "U0BOB", "white_check_mark", "C0INCIDENTS", card);
+    const auto updates_at_reject = slack_.updates().size();
+    // An approval after the reject must not reopen the request.
+    const auto approve =
+        slack_.send_reaction(true, "U0BOB", "white_check_mark", "C0INCIDENTS", card);
+    ASSERT_TRUE(slack_.wait_for_ack(approve, kWait));
+    // rollbotd reads envelopes in order and dispatches each as it acks it, so once a later
+    // command is answered the approval has been dispatched; a stop then waits for its handling.
+    slack_.send_slash_command("status", "U0ALICE", "C0INCIDENTS");
+    ASSERT_TRUE(slack_.wait_for_post("C0INCIDENTS", "*rollbot status*", kWait)) << bot->err();
     stop(*bot);
+    std::size_t statuses = 0;
+    for (const auto& p : slack_.posts()) {
+        if (p.text.find("*rollbot status*") != std::string::npos) {
+            ++statuses;
+            EXPECT_THAT(p.text, HasSubstr("No rollback is running.")) << "nothing was reopened";
+        }
+    }
+    EXPECT_EQ(statuses, 1U);
+    const auto updates = slack_.updates();
+    EXPECT_EQ(updates.size(), updates_at_reject) << "the card is not edited again";
+    ASSERT_FALSE(updates.empty());
+    EXPECT_THAT(updates.back().text, HasSubstr("Rejected"));
     EXPECT_EQ(db_revision(), "3f2a1b4c5d6e");
     EXPECT_EQ(count_posts("ROLLBACK EXECUTED"), 0U);
 }

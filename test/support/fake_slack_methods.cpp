@@ -155,16 +155,16 @@ json Workspace::post_message(const FakeSlackCall& call, bool ephemeral) {
     }
     const auto ts = next_ts();
     const auto thread_ts = call.param("thread_ts");
-    posts_.push_back(FakeSlackPost{call.method,
-                                   channel,
-                                   ts,
-                                   thread_ts,
-                                   ephemeral ? user : "",
-                                   text,
-                                   blocks,
-                                   in_blocks,
-                                   "",
-                                   call.at});
+    records_.posts_.push_back(FakeSlackPost{call.method,
+                                            channel,
+                                            ts,
+                                            thread_ts,
+                                            ephemeral ? user : "",
+                                            text,
+                                            blocks,
+                                            in_blocks,
+                                            "",
+                                            call.at});
     if (ephemeral) {
         return json{{"ok", true}, {"message_ts", ts}};
     }
@@ -200,7 +200,7 @@ json Workspace::update_message(const FakeSlackCall& call) {
         return slack_error(body.error);
     }
     const auto& [text, blocks, in_blocks, error] = body;
-    updates_.push_back(
+    records_.updates_.push_back(
         FakeSlackPost{call.method, channel, ts, "", "", text, blocks, in_blocks, "", call.at});
     return json{{"ok", true},
                 {"channel", channel},

@@ -278,7 +278,7 @@ asio::awaitable<void> serve_websocket(SocketNetwork* network,
     if (options.send_hello) {
         link->push(Outgoing{Outgoing::Kind::Text, std::move(hello)});
     }
-    if (network->workspace_.live() > options.max_connections) {
+    if (network->workspace_.records().live_connections() > options.max_connections) {
         link->push(Outgoing{Outgoing::Kind::Text,
                             network->workspace_.disconnect_frame("too_many_websockets")});
     }

@@ -1,5 +1,6 @@
-// FakeSlackServer's public face: scripting goes to the network side (fake_slack_network.cpp),
-// waiting and records to the workspace (fake_slack_workspace.cpp, fake_slack_waiters.cpp).
+// FakeSlackServer's public face: scripting goes to the network side (fake_slack_network.cpp)
+// and the workspace (fake_slack_workspace.cpp), which records into this server's
+// FakeSlackRecords (fake_slack_records.cpp).
 #include "test/support/fake_slack_server.hpp"
 
 #include "test/support/fake_slack_workspace.hpp"
@@ -20,11 +21,11 @@ std::string which(std::size_t connection) {
 }  // namespace
 
 FakeSlackServer::FakeSlackServer(FakeSlackOptions options)
-    : workspace_(std::make_unique<fake_slack::Workspace>(std::move(options))),
+    : workspace_(std::make_unique<fake_slack::Workspace>(std::move(options), *this)),
       network_(fake_slack::Network::start(*workspace_, workspace_->options().tls)) {}
 
 FakeSlackServer::~FakeSlackServer() {
-    network_.reset();  // the server thread goes first: it writes into the workspace
+    network_.reset();  // the server thread goes first: it writes into the workspace and records
 }
 
 std::uint16_t FakeSlackServer::port() const {
@@ -150,94 +151,6 @@ void FakeSlackServer::stop_reading(std::size_t connection) {
     if (!network_->stop_reading(connection)) {
         ADD_FAILURE() << "FakeSlackServer::stop_reading: no live connection " << which(connection);
     }
-}
-
-std::size_t FakeSlackServer::connections_opened() const {
-    return workspace_->opened();
-}
-
-std::size_t FakeSlackServer::live_connections() const {
-    return workspace_->live();
-}
-
-testing::AssertionResult FakeSlackServer::wait_for_ack(const std::string& envelope_id,
-                                                       std::chrono::milliseconds timeout) const {
-    return workspace_->wait_for_ack(envelope_id, timeout);
-}
-
-testing::AssertionResult FakeSlackServer::wait_for_acks(std::size_t count,
-                                                        std::chrono::milliseconds timeout) const {
-    return workspace_->wait_for_acks(count, timeout);
-}
-
-testing::AssertionResult FakeSlackServer::wait_for_post(std::string_view channel,
-                                                        std::string_view substring,
-                                                        std::chrono::milliseconds timeout) const {
-    return workspace_->wait_for_post(false, channel, substring, timeout);
-}
-
-testing::AssertionResult FakeSlackServer::wait_for_update(std::string_view substring,
-                                                          std::chrono::milliseconds timeout) const {
-    return workspace_->wait_for_post(true, {}, substring, timeout);
-}
-
-testing::AssertionResult FakeSlackServer::wait_for_connections(
-    std::size_t live_count, std::chrono::milliseconds timeout) const {
-    return workspace_->wait_for_connections(live_count, timeout);
-}
-
-testing::AssertionResult FakeSlackServer::wait_for_opened(std::size_t total,
-                                                          std::chrono::milliseconds timeout) const {
-    return workspace_->wait_for_opened(total, timeout);
-}
-
-testing::AssertionResult FakeSlackServer::wait_for_call(std::string_view method,
-                                                        std::size_t count,
-                                                        std::chrono::milliseconds timeout) const {
-    return workspace_->wait_for_call(method, count, timeout);
-}
-
-testing::AssertionResult FakeSlackServer::wait_for_frame(std::string_view substring,
-                                                         std::chrono::milliseconds timeout) const {
-    return workspace_->wait_for_frame(substring, timeout);
-}
-
-testing::AssertionResult FakeSlackServer::wait_for_pongs(std::size_t count,
-                                                         std::chrono::milliseconds timeout) const {
-    return workspace_->wait_for_pongs(count, timeout);
-}
-
-std::vector<FakeSlackCall> FakeSlackServer::calls() const {
-    return workspace_->calls();
-}
-
-std::vector<FakeSlackPost> FakeSlackServer::posts() const {
-    return workspace_->posts();
-}
-
-std::vector<FakeSlackPost> FakeSlackServer::updates() const {
-    return workspace_->updates();
-}
-
-std::vector<FakeSlackAck> FakeSlackServer::acks() const {
-    return workspace_->acks();
-}
-
-std::vector<FakeSlackFrame> FakeSlackServer::frames() const {
-    return workspace_->frames();
-}
-
-std::vector<FakeSlackEnvelope> FakeSlackServer::envelopes() const {
-    return workspace_->envelopes();
-}
-
-std::vector<FakeSlackConnection> FakeSlackServer::connections() const {
-    return workspace_->connections();
-}
-
-std::optional<std::chrono::nanoseconds> FakeSlackServer::ack_latency(
-    const std::string& envelope_id) const {
-    return workspace_->ack_latency(envelope_id);
 }
 
 }  // namespace rollbot::test

@@ -124,7 +124,7 @@ HttpOut Workspace::handle_http(const HttpIn& request) {
             body_error = decode_json_into(request.body, call.params);
         }
         const bool missing_charset = is_json && content_type.find("charset") == std::string::npos;
-        const Lock lock(mutex_);
+        const Lock lock(records_.mutex_);
         out = web_api(call.method, call, body_error, missing_charset);
         record_call(std::move(call));
     } else if (path.starts_with("/respond/")) {
@@ -132,7 +132,7 @@ HttpOut Workspace::handle_http(const HttpIn& request) {
         if (is_json) {
             (void)decode_json_into(request.body, call.params);
         }
-        const Lock lock(mutex_);
+        const Lock lock(records_.mutex_);
         out = response_url(std::string(path.substr(9)), call);
         record_call(std::move(call));
     } else {
@@ -141,10 +141,10 @@ HttpOut Workspace::handle_http(const HttpIn& request) {
         out.status = 404;
         out.content_type = "text/plain";
         out.body = "not found\n";
-        const Lock lock(mutex_);
+        const Lock lock(records_.mutex_);
         record_call(std::move(call));
     }
-    changed_.notify_all();
+    records_.changed_.notify_all();
     return out;
 }
 
@@ -161,7 +161,7 @@ bool Workspace::connect_attempt(const HttpIn& request) {
     }
     bool accepted = false;
     {
-        const Lock lock(mutex_);
+        const Lock lock(records_.mutex_);
         const auto ticket = tickets_.find(call.param("ticket"));
         accepted = (path == "/link/" || path == "/link") && ticket != tickets_.end();
         if (ticket != tickets_.end()) {
@@ -171,7 +171,7 @@ bool Workspace::connect_attempt(const HttpIn& request) {
         call.error = accepted ? "" : "invalid_ticket";
         record_call(std::move(call));
     }
-    changed_.notify_all();
+    records_.changed_.notify_all();
     return accepted;
 }
 
@@ -303,16 +303,16 @@ HttpOut Workspace::response_url(const std::string& id, FakeSlackCall& call) {
     }
     ++found->second.uses;
     auto response_type = call.param("response_type");
-    posts_.push_back(FakeSlackPost{"response_url",
-                                   found->second.channel,
-                                   "",
-                                   call.param("thread_ts"),
-                                   "",
-                                   text,
-                                   blocks,
-                                   *in_blocks,
-                                   response_type.empty() ? "ephemeral" : response_type,
-                                   call.at});
+    records_.posts_.push_back(FakeSlackPost{"response_url",
+                                            found->second.channel,
+                                            "",
+                                            call.param("thread_ts"),
+                                            "",
+                                            text,
+                                            blocks,
+                                            *in_blocks,
+                                            response_type.empty() ? "ephemeral" : response_type,
+                                            call.at});
     return answer(200, "");
 }
 

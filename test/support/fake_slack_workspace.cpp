@@ -21,40 +21,40 @@ std::string lower(std::string_view text) {
 
 }  // namespace
 
-Workspace::Workspace(FakeSlackOptions options)
-    : options_(std::move(options)), random_(std::random_device{}()) {}
+Workspace::Workspace(FakeSlackOptions options, FakeSlackRecords& records)
+    : options_(std::move(options)), records_(records), random_(std::random_device{}()) {}
 
 void Workspace::set_bases(std::string http_base, std::string ws_base) {
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(records_.mutex_);
     http_base_ = std::move(http_base);
     ws_base_ = std::move(ws_base);
 }
 
 void Workspace::add_user(FakeSlackUser user) {
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(records_.mutex_);
     auto id = user.id;
     users_[std::move(id)] = std::move(user);
 }
 
 void Workspace::add_usergroup(std::string id, std::vector<std::string> user_ids) {
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(records_.mutex_);
     usergroups_[std::move(id)] = std::move(user_ids);
 }
 
 void Workspace::add_channel(std::string id, std::string name) {
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(records_.mutex_);
     channels_[std::move(id)] = std::move(name);
 }
 
 void Workspace::inject_fault(std::string method, FakeSlackFault fault) {
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(records_.mutex_);
     if (fault.times > 0) {
         faults_[std::move(method)].push_back(std::move(fault));
     }
 }
 
 void Workspace::clear_faults(std::string_view method) {
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(records_.mutex_);
     if (method.empty()) {
         faults_.clear();
     } else if (const auto found = faults_.find(method); found != faults_.end()) {
@@ -68,24 +68,24 @@ std::pair<std::size_t, std::string> Workspace::connection_opened() {
     std::string hello;
     std::size_t number = 0;
     {
-        const std::lock_guard lock(mutex_);
+        const std::lock_guard lock(records_.mutex_);
         FakeSlackConnection connection;
-        connection.number = connections_.size() + 1;
+        connection.number = records_.connections_.size() + 1;
         connection.live = true;
         connection.opened_at = FakeSlackClock::now();
-        connections_.push_back(connection);
+        records_.connections_.push_back(connection);
         number = connection.number;
-        ++live_;
+        ++records_.live_;
         hello = to_text(
             json{{"type", "hello"},
-                 {"num_connections", live_},
+                 {"num_connections", records_.live_},
                  {"debug_info",
                   {{"host", "applink-fake"},
                    {"build_number", 1},
                    {"approximate_connection_time", options_.approximate_connection_time.count()}}},
                  {"connection_info", {{"app_id", options_.app_id}}}});
     }
-    changed_.notify_all();
+    records_.changed_.notify_all();
     return {number, std::move(hello)};
 }
 
@@ -94,8 +94,8 @@ void Workspace::connection_ended(std::size_t number,
                                  bool client_close_frame,
                                  std::uint16_t close_code) {
     {
-        const std::lock_guard lock(mutex_);
-        auto& connection = connections_.at(number - 1);
+        const std::lock_guard lock(records_.mutex_);
+        auto& connection = records_.connections_.at(number - 1);
         if (!connection.live) {
             return;
         }
@@ -104,14 +104,14 @@ void Workspace::connection_ended(std::size_t number,
         connection.client_close_frame = client_close_frame;
         connection.close_code = close_code;
         connection.closed_at = FakeSlackClock::now();
-        --live_;
+        --records_.live_;
     }
-    changed_.notify_all();
+    records_.changed_.notify_all();
 }
 
 void Workspace::connection_stopped_reading(std::size_t number) {
-    const std::lock_guard lock(mutex_);
-    connections_.at(number - 1).reading = false;
+    const std::lock_guard lock(records_.mutex_);
+    records_.connections_.at(number - 1).reading = false;
 }
 
 void Workspace::frame_received(std::size_t number, std::string data, bool binary) {
@@ -132,45 +132,46 @@ void Workspace::frame_received(std::size_t number, std::string data, bool binary
         }
     }
     {
-        const std::lock_guard lock(mutex_);
-        frames_.push_back(FakeSlackFrame{number, std::move(data), binary, at});
+        const std::lock_guard lock(records_.mutex_);
+        records_.frames_.push_back(FakeSlackFrame{number, std::move(data), binary, at});
         if (ack) {
-            if (const auto found = envelope_index_.find(ack->envelope_id);
-                found != envelope_index_.end()) {
-                auto& envelope = envelopes_[found->second];
+            if (const auto found = records_.envelope_index_.find(ack->envelope_id);
+                found != records_.envelope_index_.end()) {
+                auto& envelope = records_.envelopes_[found->second];
                 if (envelope.acks++ == 0) {
                     envelope.acked_at = at;
-                    ++acked_envelopes_;
+                    ++records_.acked_envelopes_;
                 }
                 if (envelope.sent_at) {
                     ack->latency = at - *envelope.sent_at;
                 }
             }
-            acks_.push_back(std::move(*ack));
+            records_.acks_.push_back(std::move(*ack));
         }
     }
-    changed_.notify_all();
+    records_.changed_.notify_all();
 }
 
 void Workspace::control_received(std::size_t number, bool pong) {
     {
-        const std::lock_guard lock(mutex_);
-        auto& connection = connections_.at(number - 1);
+        const std::lock_guard lock(records_.mutex_);
+        auto& connection = records_.connections_.at(number - 1);
         if (pong) {
             ++connection.client_pongs;
-            ++pongs_;
+            ++records_.pongs_;
         } else {
             ++connection.client_pings;
         }
     }
-    changed_.notify_all();
+    records_.changed_.notify_all();
 }
 
 void Workspace::envelope_written(const std::string& envelope_id, std::size_t number) {
     const auto at = FakeSlackClock::now();
-    const std::lock_guard lock(mutex_);
-    if (const auto found = envelope_index_.find(envelope_id); found != envelope_index_.end()) {
-        auto& envelope = envelopes_[found->second];
+    const std::lock_guard lock(records_.mutex_);
+    if (const auto found = records_.envelope_index_.find(envelope_id);
+        found != records_.envelope_index_.end()) {
+        auto& envelope = records_.envelopes_[found->second];
         envelope.connection = number;
         envelope.sent_at = at;
     }
@@ -188,7 +189,7 @@ OutFrame Workspace::slash_command(std::string_view text,
     std::string channel_name = lower(channel);
     std::string http_base;
     {
-        const std::lock_guard lock(mutex_);
+        const std::lock_guard lock(records_.mutex_);
         response_id = std::to_string(++serial_) + "-" + random_hex(24);
         response_urls_[response_id] = ResponseUrl{std::string(channel), 0};
         trigger_id = std::to_string(serial_) + "." + random_hex(20);
@@ -228,7 +229,7 @@ OutFrame Workspace::reaction(bool added,
     std::string event_ts;
     bool bots_message = false;
     {
-        const std::lock_guard lock(mutex_);
+        const std::lock_guard lock(records_.mutex_);
         if (id.empty()) {
             char buffer[16];
             std::snprintf(
@@ -275,7 +276,7 @@ OutFrame Workspace::envelope(std::string_view type,
     record.type = std::string(type);
     record.event_id = std::move(event_id);
     {
-        const std::lock_guard lock(mutex_);
+        const std::lock_guard lock(records_.mutex_);
         record.envelope_id = random_uuid();
     }
     json frame{{"envelope_id", record.envelope_id},
@@ -288,9 +289,9 @@ OutFrame Workspace::envelope(std::string_view type,
     }
     OutFrame out{to_text(frame), record.envelope_id};
     record.queued_at = FakeSlackClock::now();
-    const std::lock_guard lock(mutex_);
-    envelope_index_.emplace(record.envelope_id, envelopes_.size());
-    envelopes_.push_back(std::move(record));
+    const std::lock_guard lock(records_.mutex_);
+    records_.envelope_index_.emplace(record.envelope_id, records_.envelopes_.size());
+    records_.envelopes_.push_back(std::move(record));
     return out;
 }
 
@@ -299,7 +300,7 @@ std::string Workspace::disconnect_frame(std::string_view reason) const {
         {"type", "disconnect"}, {"reason", reason}, {"debug_info", {{"host", "applink-fake"}}}});
 }
 
-// ---- Helpers (mutex_ held) ----
+// ---- Helpers (records_.mutex_ held) ----
 
 std::string Workspace::next_ts() {
     // Slack ts: "<unix seconds>.<6 digits>", unique per channel; here unique and increasing.
@@ -341,8 +342,8 @@ std::string Workspace::random_uuid() {
 }
 
 void Workspace::record_call(FakeSlackCall call) {
-    ++call_counts_[call.method];
-    calls_.push_back(std::move(call));
+    ++records_.call_counts_[call.method];
+    records_.calls_.push_back(std::move(call));
 }
 
 }  // namespace rollbot::test::fake_slack
@@ -377,18 +378,6 @@ FakeSlackFault FakeSlackFault::delayed(std::chrono::milliseconds delay, std::siz
     fault.delay = delay;
     fault.times = times;
     return fault;
-}
-
-std::string FakeSlackCall::param(const std::string& name) const {
-    const auto found = params.find(name);
-    return found == params.end() ? std::string() : found->second;
-}
-
-std::optional<std::chrono::nanoseconds> FakeSlackEnvelope::ack_latency() const {
-    if (!sent_at || !acked_at) {
-        return std::nullopt;
-    }
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(*acked_at - *sent_at);
 }
 
 }  // namespace rollbot::test

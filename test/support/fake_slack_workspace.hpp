@@ -1,12 +1,12 @@
 #pragma once
-// Internal to FakeSlackServer: the state a fake workspace shares between the server thread
-// (which records) and the test thread (which scripts and waits). No Beast here.
+// Internal to FakeSlackServer: a fake workspace's directory, scripts and Web API. The server
+// thread runs it and it records into the server's FakeSlackRecords, which the test thread
+// waits on. No Beast here.
 
 #include "test/support/fake_slack_server.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -15,7 +15,6 @@
 #include <mutex>
 #include <random>
 #include <set>
-#include <unordered_map>
 
 namespace rollbot::test::fake_slack {
 
@@ -79,14 +78,17 @@ public:
     virtual bool stop_reading(std::size_t connection) = 0;
 };
 
+/// The workspace's directory, scripts and Web API; what happens is recorded into `records`
+/// (the server's), under its mutex.
 class Workspace {
 public:
-    explicit Workspace(FakeSlackOptions options);
+    Workspace(FakeSlackOptions options, FakeSlackRecords& records);
 
     /// Once the port is known: "http://127.0.0.1:P" and "ws://127.0.0.1:P" (https/wss with tls).
     void set_bases(std::string http_base, std::string ws_base);
     [[nodiscard]] const FakeSlackOptions& options() const { return options_; }
     [[nodiscard]] std::string api_url() const { return http_base_ + "/api/"; }
+    [[nodiscard]] const FakeSlackRecords& records() const { return records_; }
 
     void add_user(FakeSlackUser user);
     void add_usergroup(std::string id, std::vector<std::string> user_ids);
@@ -132,39 +134,6 @@ public:
                                     int retry_attempt = -1);
     [[nodiscard]] std::string disconnect_frame(std::string_view reason) const;
 
-    // Test thread: counts, waiters, copies.
-    [[nodiscard]] std::size_t opened() const;
-    [[nodiscard]] std::size_t live() const;
-    [[nodiscard]] testing::AssertionResult wait_for_ack(const std::string& envelope_id,
-                                                        std::chrono::milliseconds timeout) const;
-    [[nodiscard]] testing::AssertionResult wait_for_acks(std::size_t count,
-                                                         std::chrono::milliseconds timeout) const;
-    [[nodiscard]] testing::AssertionResult wait_for_post(bool update,
-                                                         std::string_view channel,
-                                                         std::string_view substring,
-                                                         std::chrono::milliseconds timeout) const;
-    [[nodiscard]] testing::AssertionResult wait_for_connections(
-        std::size_t live_count, std::chrono::milliseconds timeout) const;
-    [[nodiscard]] testing::AssertionResult wait_for_opened(std::size_t total,
-                                                           std::chrono::milliseconds timeout) const;
-    [[nodiscard]] testing::AssertionResult wait_for_call(std::string_view method,
-                                                         std::size_t count,
-                                                         std::chrono::milliseconds timeout) const;
-    [[nodiscard]] testing::AssertionResult wait_for_frame(std::string_view substring,
-                                                          std::chrono::milliseconds timeout) const;
-    [[nodiscard]] testing::AssertionResult wait_for_pongs(std::size_t count,
-                                                          std::chrono::milliseconds timeout) const;
-
-    [[nodiscard]] std::vector<FakeSlackCall> calls() const;
-    [[nodiscard]] std::vector<FakeSlackPost> posts() const;
-    [[nodiscard]] std::vector<FakeSlackPost> updates() const;
-    [[nodiscard]] std::vector<FakeSlackAck> acks() const;
-    [[nodiscard]] std::vector<FakeSlackFrame> frames() const;
-    [[nodiscard]] std::vector<FakeSlackEnvelope> envelopes() const;
-    [[nodiscard]] std::vector<FakeSlackConnection> connections() const;
-    [[nodiscard]] std::optional<std::chrono::nanoseconds> ack_latency(
-        const std::string& envelope_id) const;
-
 private:
     using Lock = std::unique_lock<std::mutex>;
     struct ResponseUrl {
@@ -176,7 +145,7 @@ private:
         std::set<std::string> reactions;
     };
 
-    // Web API internals (fake_slack_web_api.cpp); called with mutex_ held.
+    // Web API internals (fake_slack_web_api.cpp); called with records_.mutex_ held.
     [[nodiscard]] HttpOut web_api(const std::string& method,
                                   FakeSlackCall& call,
                                   const std::string& body_error,
@@ -193,22 +162,17 @@ private:
     [[nodiscard]] nlohmann::json conversation_info(const FakeSlackCall& call) const;
     [[nodiscard]] std::optional<FakeSlackFault> take_fault(const std::string& method);
 
-    // With mutex_ held.
+    // With records_.mutex_ held.
     [[nodiscard]] std::string next_ts();
     [[nodiscard]] std::string random_hex(std::size_t digits);
     [[nodiscard]] std::string random_uuid();
     void record_call(FakeSlackCall call);
 
-    [[nodiscard]] testing::AssertionResult wait(std::chrono::milliseconds timeout,
-                                                const std::function<bool()>& done,
-                                                const std::function<std::string()>& explain) const;
-
     const FakeSlackOptions options_;
+    FakeSlackRecords& records_;  // records_.mutex_ guards every member below
+
     std::string http_base_;
     std::string ws_base_;
-
-    mutable std::mutex mutex_;
-    mutable std::condition_variable changed_;
     std::mt19937_64 random_;
     std::uint64_t serial_ = 0;
     std::int64_t last_ts_us_ = 0;
@@ -220,19 +184,6 @@ private:
     std::set<std::string, std::less<>> tickets_;
     std::map<std::string, ResponseUrl> response_urls_;
     std::map<std::string, Message> messages_;  // by ts
-
-    std::vector<FakeSlackCall> calls_;
-    std::map<std::string, std::size_t, std::less<>> call_counts_;
-    std::vector<FakeSlackPost> posts_;
-    std::vector<FakeSlackPost> updates_;
-    std::vector<FakeSlackAck> acks_;
-    std::vector<FakeSlackFrame> frames_;
-    std::vector<FakeSlackEnvelope> envelopes_;
-    std::unordered_map<std::string, std::size_t> envelope_index_;
-    std::size_t acked_envelopes_ = 0;
-    std::vector<FakeSlackConnection> connections_;  // [number - 1]
-    std::size_t live_ = 0;
-    std::size_t pongs_ = 0;
 };
 
 }  // namespace rollbot::test::fake_slack

@@ -3,6 +3,7 @@
 #include "actions/curl_http_client.hpp"
 #include "test/support/async.hpp"
 #include "test/support/fake_http_server.hpp"
+#include "test/support/scripted_http_client.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,7 +11,6 @@
 
 #include <chrono>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace {
@@ -22,12 +22,11 @@ using rollbot::actions::HealthVerifier;
 using rollbot::core::Error;
 using rollbot::core::ErrorKind;
 using rollbot::core::HealthCheck;
-using rollbot::core::HttpRequest;
 using rollbot::core::HttpResponse;
-using rollbot::core::Result;
 using rollbot::test::FakeHttpServer;
 using rollbot::test::FakeRequest;
 using rollbot::test::FakeResponse;
+using rollbot::test::ScriptedHttpClient;
 
 std::uint16_t closed_port() {
     asio::io_context io;
@@ -43,23 +42,6 @@ HttpResponse response(int status, std::chrono::milliseconds elapsed) {
     out.elapsed = elapsed;
     return out;
 }
-
-/// Answers every request with one scripted result and remembers what it was asked.
-class ScriptedHttpClient final : public rollbot::core::HttpClient {
-public:
-    explicit ScriptedHttpClient(Result<HttpResponse> answer) : answer_(std::move(answer)) {}
-
-    boost::asio::awaitable<Result<HttpResponse>> send(HttpRequest request) override {
-        requests_.push_back(std::move(request));
-        co_return answer_;
-    }
-
-    [[nodiscard]] const std::vector<HttpRequest>& requests() const { return requests_; }
-
-private:
-    Result<HttpResponse> answer_;
-    std::vector<HttpRequest> requests_;
-};
 
 class HealthVerifierTest : public ::testing::Test {
 protected:

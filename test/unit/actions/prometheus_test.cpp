@@ -3,6 +3,7 @@
 #include "actions/curl_http_client.hpp"
 #include "test/support/async.hpp"
 #include "test/support/fake_http_server.hpp"
+#include "test/support/scripted_http_client.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
@@ -28,7 +29,7 @@ using rollbot::core::ErrorKind;
 using rollbot::core::HttpRequest;
 using rollbot::core::HttpResponse;
 using rollbot::core::MetricReading;
-using rollbot::core::Result;
+using rollbot::test::ScriptedHttpClient;
 using TimePoint = std::chrono::system_clock::time_point;
 
 // Answers observed from Prometheus 2.42 (reference §6), byte for byte.
@@ -297,23 +298,6 @@ TEST(PrometheusFormat, NonFiniteUsesPrometheusSpelling) {
     EXPECT_EQ(format_seconds(std::nan("")), "NaN");
     EXPECT_EQ(format_ratio_percent(INFINITY), "+Inf");
 }
-
-/// Answers every request with one scripted result and remembers what it was asked.
-class ScriptedHttpClient final : public rollbot::core::HttpClient {
-public:
-    explicit ScriptedHttpClient(Result<HttpResponse> answer) : answer_(std::move(answer)) {}
-
-    boost::asio::awaitable<Result<HttpResponse>> send(HttpRequest request) override {
-        requests_.push_back(std::move(request));
-        co_return answer_;
-    }
-
-    [[nodiscard]] const std::vector<HttpRequest>& requests() const { return requests_; }
-
-private:
-    Result<HttpResponse> answer_;
-    std::vector<HttpRequest> requests_;
-};
 
 HttpResponse answer(int status, std::string_view body) {
     HttpResponse out;

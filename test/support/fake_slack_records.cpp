@@ -1,11 +1,11 @@
-// FakeSlackServer's waiters and copies: the test thread waits on what the server thread
-// records, and a failed wait says what did arrive.
-#include "test/support/fake_slack_workspace.hpp"
+// FakeSlackRecords: the test thread waits on what the server thread records, and a failed wait
+// says what did arrive.
+#include "test/support/fake_slack_records.hpp"
 
 #include <algorithm>
 #include <sstream>
 
-namespace rollbot::test::fake_slack {
+namespace rollbot::test {
 namespace {
 
 // Failure messages list at most this many recent items: a benchmark may have 10,000.
@@ -66,10 +66,10 @@ std::string describe_connection(const FakeSlackConnection& c) {
 
 }  // namespace
 
-testing::AssertionResult Workspace::wait(std::chrono::milliseconds timeout,
-                                         const std::function<bool()>& done,
-                                         const std::function<std::string()>& explain) const {
-    Lock lock(mutex_);
+testing::AssertionResult FakeSlackRecords::wait(std::chrono::milliseconds timeout,
+                                                const std::function<bool()>& done,
+                                                const std::function<std::string()>& explain) const {
+    std::unique_lock lock(mutex_);
     if (changed_.wait_for(lock, timeout, done)) {
         return testing::AssertionSuccess();
     }
@@ -77,8 +77,8 @@ testing::AssertionResult Workspace::wait(std::chrono::milliseconds timeout,
            << "FakeSlackServer: waited " << timeout.count() << " ms " << explain();
 }
 
-testing::AssertionResult Workspace::wait_for_ack(const std::string& envelope_id,
-                                                 std::chrono::milliseconds timeout) const {
+testing::AssertionResult FakeSlackRecords::wait_for_ack(const std::string& envelope_id,
+                                                        std::chrono::milliseconds timeout) const {
     const auto acked = [&] {
         const auto found = envelope_index_.find(envelope_id);
         if (found != envelope_index_.end()) {
@@ -118,8 +118,8 @@ testing::AssertionResult Workspace::wait_for_ack(const std::string& envelope_id,
     });
 }
 
-testing::AssertionResult Workspace::wait_for_acks(std::size_t count,
-                                                  std::chrono::milliseconds timeout) const {
+testing::AssertionResult FakeSlackRecords::wait_for_acks(std::size_t count,
+                                                         std::chrono::milliseconds timeout) const {
     return wait(
         timeout,
         [&] { return acked_envelopes_ >= count; },
@@ -143,10 +143,22 @@ testing::AssertionResult Workspace::wait_for_acks(std::size_t count,
         });
 }
 
-testing::AssertionResult Workspace::wait_for_post(bool update,
-                                                  std::string_view channel,
-                                                  std::string_view substring,
-                                                  std::chrono::milliseconds timeout) const {
+testing::AssertionResult FakeSlackRecords::wait_for_post(std::string_view channel,
+                                                         std::string_view substring,
+                                                         std::chrono::milliseconds timeout) const {
+    return wait_for_message(false, channel, substring, timeout);
+}
+
+testing::AssertionResult FakeSlackRecords::wait_for_update(
+    std::string_view substring, std::chrono::milliseconds timeout) const {
+    return wait_for_message(true, {}, substring, timeout);
+}
+
+testing::AssertionResult FakeSlackRecords::wait_for_message(
+    bool update,
+    std::string_view channel,
+    std::string_view substring,
+    std::chrono::milliseconds timeout) const {
     const auto& list = update ? updates_ : posts_;
     const auto found = [&] {
         return std::any_of(list.begin(), list.end(), [&](const FakeSlackPost& post) {
@@ -174,8 +186,8 @@ testing::AssertionResult Workspace::wait_for_post(bool update,
     });
 }
 
-testing::AssertionResult Workspace::wait_for_connections(std::size_t live_count,
-                                                         std::chrono::milliseconds timeout) const {
+testing::AssertionResult FakeSlackRecords::wait_for_connections(
+    std::size_t live_count, std::chrono::milliseconds timeout) const {
     return wait(
         timeout,
         [&] { return live_ == live_count; },
@@ -187,8 +199,8 @@ testing::AssertionResult Workspace::wait_for_connections(std::size_t live_count,
         });
 }
 
-testing::AssertionResult Workspace::wait_for_opened(std::size_t total,
-                                                    std::chrono::milliseconds timeout) const {
+testing::AssertionResult FakeSlackRecords::wait_for_opened(
+    std::size_t total, std::chrono::milliseconds timeout) const {
     return wait(
         timeout,
         [&] { return connections_.size() >= total; },
@@ -203,9 +215,9 @@ testing::AssertionResult Workspace::wait_for_opened(std::size_t total,
         });
 }
 
-testing::AssertionResult Workspace::wait_for_call(std::string_view method,
-                                                  std::size_t count,
-                                                  std::chrono::milliseconds timeout) const {
+testing::AssertionResult FakeSlackRecords::wait_for_call(std::string_view method,
+                                                         std::size_t count,
+                                                         std::chrono::milliseconds timeout) const {
     const auto calls_of = [&] {
         const auto found = call_counts_.find(method);
         return found == call_counts_.end() ? std::size_t{0} : found->second;
@@ -224,8 +236,8 @@ testing::AssertionResult Workspace::wait_for_call(std::string_view method,
         });
 }
 
-testing::AssertionResult Workspace::wait_for_frame(std::string_view substring,
-                                                   std::chrono::milliseconds timeout) const {
+testing::AssertionResult FakeSlackRecords::wait_for_frame(std::string_view substring,
+                                                          std::chrono::milliseconds timeout) const {
     const auto found = [&] {
         return std::any_of(frames_.begin(), frames_.end(), [&](const FakeSlackFrame& frame) {
             return frame.data.find(substring) != std::string::npos;
@@ -243,8 +255,8 @@ testing::AssertionResult Workspace::wait_for_frame(std::string_view substring,
     });
 }
 
-testing::AssertionResult Workspace::wait_for_pongs(std::size_t count,
-                                                   std::chrono::milliseconds timeout) const {
+testing::AssertionResult FakeSlackRecords::wait_for_pongs(std::size_t count,
+                                                          std::chrono::milliseconds timeout) const {
     return wait(
         timeout,
         [&] { return pongs_ >= count; },
@@ -256,54 +268,54 @@ testing::AssertionResult Workspace::wait_for_pongs(std::size_t count,
         });
 }
 
-// ---- Copies ----
+// ---- Counts and copies ----
 
-std::size_t Workspace::opened() const {
+std::size_t FakeSlackRecords::connections_opened() const {
     const std::lock_guard lock(mutex_);
     return connections_.size();
 }
 
-std::size_t Workspace::live() const {
+std::size_t FakeSlackRecords::live_connections() const {
     const std::lock_guard lock(mutex_);
     return live_;
 }
 
-std::vector<FakeSlackCall> Workspace::calls() const {
+std::vector<FakeSlackCall> FakeSlackRecords::calls() const {
     const std::lock_guard lock(mutex_);
     return calls_;
 }
 
-std::vector<FakeSlackPost> Workspace::posts() const {
+std::vector<FakeSlackPost> FakeSlackRecords::posts() const {
     const std::lock_guard lock(mutex_);
     return posts_;
 }
 
-std::vector<FakeSlackPost> Workspace::updates() const {
+std::vector<FakeSlackPost> FakeSlackRecords::updates() const {
     const std::lock_guard lock(mutex_);
     return updates_;
 }
 
-std::vector<FakeSlackAck> Workspace::acks() const {
+std::vector<FakeSlackAck> FakeSlackRecords::acks() const {
     const std::lock_guard lock(mutex_);
     return acks_;
 }
 
-std::vector<FakeSlackFrame> Workspace::frames() const {
+std::vector<FakeSlackFrame> FakeSlackRecords::frames() const {
     const std::lock_guard lock(mutex_);
     return frames_;
 }
 
-std::vector<FakeSlackEnvelope> Workspace::envelopes() const {
+std::vector<FakeSlackEnvelope> FakeSlackRecords::envelopes() const {
     const std::lock_guard lock(mutex_);
     return envelopes_;
 }
 
-std::vector<FakeSlackConnection> Workspace::connections() const {
+std::vector<FakeSlackConnection> FakeSlackRecords::connections() const {
     const std::lock_guard lock(mutex_);
     return connections_;
 }
 
-std::optional<std::chrono::nanoseconds> Workspace::ack_latency(
+std::optional<std::chrono::nanoseconds> FakeSlackRecords::ack_latency(
     const std::string& envelope_id) const {
     const std::lock_guard lock(mutex_);
     const auto found = envelope_index_.find(envelope_id);
@@ -313,4 +325,16 @@ std::optional<std::chrono::nanoseconds> Workspace::ack_latency(
     return envelopes_[found->second].ack_latency();
 }
 
-}  // namespace rollbot::test::fake_slack
+std::string FakeSlackCall::param(const std::string& name) const {
+    const auto found = params.find(name);
+    return found == params.end() ? std::string() : found->second;
+}
+
+std::optional<std::chrono::nanoseconds> FakeSlackEnvelope::ack_latency() const {
+    if (!sent_at || !acked_at) {
+        return std::nullopt;
+    }
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(*acked_at - *sent_at);
+}
+
+}  // namespace rollbot::test

@@ -1,9 +1,8 @@
 // Golden texts: the verification summary and the time-to-rollback table as on-call engineers read
 // them in the run's thread.
-#include "bot/verification.hpp"
-
 #include "bot/reporter.hpp"
 #include "bot/run.hpp"
+#include "bot/verification.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
