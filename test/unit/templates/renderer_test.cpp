@@ -157,17 +157,20 @@ TEST(RendererData, AnObjectSectionRendersOnceWithItsNames) {
     EXPECT_EQ(r.render("step", d), "at a1b2.");
 }
 
-TEST(RendererData, NestedValuesAreEscapedUnlessTripleBraced) {
+// Slack mrkdwn needs only &, < and > escaped: quotes stay as typed (HTML escaping would show
+// "&quot;" in the channel).
+TEST(RendererData, NestedValuesAreEscapedForSlackUnlessTripleBraced) {
     test::TempDir dir;
     auto r = with_step_template(dir, "{{#records}}{{detail}}|{{{actor}}}{{/records}}");
     Data record = Data::object();
-    record.set("detail", "<!channel> & <https://evil|click>");
+    record.set("detail", R"(<!channel> & <https://evil|click> "it's")");
     record.set("actor", "<@U0ALICE>");
     Data records = Data::list();
     records.push_back(record);
     Data d = Data::object();
     d.set("records", records);
-    EXPECT_EQ(r.render("step", d), "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;|<@U0ALICE>");
+    EXPECT_EQ(r.render("step", d),
+              R"(&lt;!channel&gt; &amp; &lt;https://evil|click&gt; "it's"|<@U0ALICE>)");
 }
 
 TEST(RendererData, SetReplacesAnEarlierValueOfTheSameName) {
