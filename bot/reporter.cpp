@@ -13,10 +13,10 @@ namespace {
 using templates::Data;
 
 Data object() {
-    return Data{Data::type::object};
+    return Data::object();
 }
 Data list() {
-    return Data{Data::type::list};
+    return Data::list();
 }
 
 std::string_view step_icon(StepOutcome outcome) {

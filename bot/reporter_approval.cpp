@@ -65,22 +65,22 @@ std::string Reporter::approval_body(const RequestId& id,
                                     const std::optional<std::string>& reason,
                                     const Plan& plan,
                                     const ApprovalPolicy& policy) const {
-    Data d{Data::type::object};
+    Data d = Data::object();
     d.set("id", id.value);
     d.set("request", describe(plan.request));
     d.set("requester", mention(requester));
     d.set("reason", reason.value_or("not given"));
     d.set("plan_id", plan.id);
-    Data steps{Data::type::list};
+    Data steps = Data::list();
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-        Data step{Data::type::object};
+        Data step = Data::object();
         step.set("number", std::to_string(i + 1));
         step.set("command", display_command(plan.steps[i]));
         steps.push_back(step);
     }
     d.set("steps", steps);
     if (const auto& db = plan.before.database) {
-        Data database{Data::type::object};
+        Data database = Data::object();
         database.set("revision", db->revision.empty() ? std::string("none") : db->revision);
         database.set("target", db->target.value_or("unknown"));
         if (!db->downgrades.empty()) {
@@ -103,11 +103,11 @@ std::string Reporter::approval_body(const RequestId& id,
             d.set("preview_error", db->preview_error);
         }
         if (!db->destructive.empty()) {
-            Data statements{Data::type::list};
+            Data statements = Data::list();
             for (const auto& s : db->destructive) {
                 statements.push_back(Data{s});
             }
-            Data destructive{Data::type::object};
+            Data destructive = Data::object();
             destructive.set("statements", statements);
             d.set("destructive", destructive);
         }
@@ -125,7 +125,7 @@ std::string Reporter::approval_body(const RequestId& id,
 
 std::string Reporter::approval_status(const Approval& approval, std::string_view note) const {
     const auto& s = approval.snapshot();
-    Data d{Data::type::object};
+    Data d = Data::object();
     d.set("icon", std::string(state_icon(s.state)));
     std::string state{to_string(s.state)};
     state[0] = static_cast<char>(state[0] - 'a' + 'A');
@@ -169,20 +169,20 @@ std::string age_text(std::string_view created, std::chrono::system_clock::time_p
 
 std::string Reporter::history(const std::vector<DeploymentStatus>& deployments,
                               std::chrono::system_clock::time_point now) const {
-    Data d{Data::type::object};
-    Data list{Data::type::list};
+    Data d = Data::object();
+    Data list = Data::list();
     for (const auto& dep : deployments) {
-        Data item{Data::type::object};
+        Data item = Data::object();
         item.set("name", dep.name);
         if (!dep.state) {
             item.set("error", dep.error);
         } else if (!dep.state->history_known) {
             item.set("error", std::string("kubectl rollout history failed"));
         }
-        Data revisions{Data::type::list};
+        Data revisions = Data::list();
         if (dep.state) {
             for (auto it = dep.state->history.rbegin(); it != dep.state->history.rend(); ++it) {
-                Data rev{Data::type::object};
+                Data rev = Data::object();
                 const bool current = it->revision == dep.state->revision;
                 rev.set("marker", std::string(current ? "▶ now" : "•"));
                 rev.set("revision", fmt::format("revision {}", it->revision));
@@ -204,15 +204,15 @@ std::string Reporter::history(const std::vector<DeploymentStatus>& deployments,
 std::string Reporter::timeline(const RequestId& id,
                                std::string_view what,
                                const std::vector<AuditRecord>& records) const {
-    Data d{Data::type::object};
+    Data d = Data::object();
     d.set("id", id.value);
     if (!what.empty()) {
         d.set("what", std::string(what));
     }
     d.set("count", std::to_string(records.size()));
-    Data list{Data::type::list};
+    Data list = Data::list();
     for (const auto& r : records) {
-        Data item{Data::type::object};
+        Data item = Data::object();
         item.set("time", utc_time(r.at));
         item.set("kind", r.kind);
         if (!r.actor.empty() && r.actor != "rollbot") {

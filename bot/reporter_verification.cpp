@@ -17,7 +17,7 @@ constexpr std::string_view kFail = "⚠️";
 constexpr std::string_view kUnknown = "❔";
 
 Data object() {
-    return Data{Data::type::object};
+    return Data::object();
 }
 
 std::string icon(std::string_view which) {
@@ -88,7 +88,7 @@ std::string Reporter::verification_summary(const Verification& v,
     d.set("at", fmt::format("{:%H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(v.at)));
     d.set("rollout_icon", icon(v.rollout_finished ? kPass : kFail));
     d.set("rollout", v.rollout_finished ? "finished" : "not finished");
-    Data pods{Data::type::list};
+    Data pods = Data::list();
     for (const auto& check : v.pods) {
         pods.push_back(pods_line(check));
     }
@@ -107,7 +107,7 @@ std::string Reporter::verification_summary(const Verification& v,
     d.set("health_icon", health_icon);
     d.set("health", health_text);
     d.set("restored", verdict.restored);
-    Data reasons{Data::type::list};
+    Data reasons = Data::list();
     for (const auto& reason : verdict.reasons) {
         Data r = object();
         r.set("text", reason);
@@ -118,7 +118,7 @@ std::string Reporter::verification_summary(const Verification& v,
 }
 
 std::string Reporter::time_table(const std::vector<TimeRow>& rows) const {
-    Data list{Data::type::list};
+    Data list = Data::list();
     for (const auto& row : rows) {
         Data r = object();
         r.set("icon", row.measured ? icon(row.met() ? kPass : kFail) : std::string("—"));
@@ -167,7 +167,7 @@ std::string Reporter::watch_update(const Verification& at_report,
     const auto [health_icon, health_text] = health_line(now.health);
     d.set("health_icon", health_icon);
     d.set("health", health_text);
-    Data pods{Data::type::list};
+    Data pods = Data::list();
     for (const auto& check : now.pods) {
         pods.push_back(pods_line(check));
     }
@@ -179,7 +179,7 @@ std::string Reporter::watch_update(const Verification& at_report,
               *trend == Trend::Recovered ? "✅"
               : *trend == Trend::Worse   ? "🔴"
                                          : "🟡");
-        Data reasons{Data::type::list};
+        Data reasons = Data::list();
         for (const auto& reason : verdict.reasons) {
             Data r = object();
             r.set("text", reason);
@@ -203,7 +203,7 @@ std::string Reporter::advice(const Advice& advice) const {
     d.set("unrelated", advice.kind == AdviceKind::NotDeploymentRelated);
     d.set("cannot_tell", advice.kind == AdviceKind::CannotTell);
     const auto lines = [](const std::vector<std::string>& texts) {
-        Data list{Data::type::list};
+        Data list = Data::list();
         for (const auto& text : texts) {
             Data t = object();
             t.set("text", text);

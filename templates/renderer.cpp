@@ -1,10 +1,36 @@
 #include "templates/renderer.hpp"
 
+#include <kainjow/mustache.hpp>
+
 #include <fstream>
 #include <sstream>
+#include <variant>
 
 namespace rollbot::templates {
 namespace {
+
+using Mustache = kainjow::mustache::data;
+
+// The one place rollbot's Data meets the mustache library: each value maps to the library's
+// value of the same kind, so what renders is what the library would render from its own type.
+struct ToMustache {
+    Mustache operator()(const std::string& text) const { return Mustache{text}; }
+    Mustache operator()(bool flag) const { return Mustache{flag}; }
+    Mustache operator()(const Data::List& items) const {
+        Mustache out{Mustache::type::list};
+        for (const auto& item : items) {
+            out.push_back(std::visit(*this, item.value()));
+        }
+        return out;
+    }
+    Mustache operator()(const Data::Object& fields) const {
+        Mustache out{Mustache::type::object};
+        for (const auto& [key, value] : fields) {
+            out.set(key, std::visit(*this, value.value()));
+        }
+        return out;
+    }
+};
 
 void validate(const std::string& name, const std::string& text, const std::string& origin) {
     kainjow::mustache::mustache tmpl{text};
@@ -80,7 +106,7 @@ std::string Renderer::render(std::string_view name, const Data& data) const {
     }
     kainjow::mustache::mustache tmpl{it->second.text};
     tmpl.set_custom_escape(escape_mrkdwn);
-    std::string out = tmpl.render(data);
+    std::string out = tmpl.render(std::visit(ToMustache{}, data.value()));
     if (!tmpl.error_message().empty()) {
         throw std::logic_error("template " + std::string(name) + ": " + tmpl.error_message());
     }

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <kainjow/mustache.hpp>
+#include "templates/data.hpp"
 
 #include <filesystem>
 #include <map>
@@ -10,9 +10,6 @@
 #include <vector>
 
 namespace rollbot::templates {
-
-/// Values for a template: strings, booleans, lists and objects (kainjow mustache data).
-using Data = kainjow::mustache::data;
 
 /// A template compiled into the binary (generated from templates/*.mustache).
 struct BuiltinTemplate {
