@@ -160,6 +160,7 @@ public:
           signals_(io_, SIGINT, SIGTERM, SIGHUP) {
         make_chat(chat_, io_, settings, opt, logs, http_, clock_);
         core::define_rollbot_metrics(metrics_);
+        slack::define_slack_metrics(metrics_);
         orchestrator_.emplace(io_.get_executor(),
                               core::OrchestratorDeps{settings,
                                                      chat_.transport(),

@@ -161,4 +161,8 @@ private:
     core::Metrics* metrics_ = nullptr;
 };
 
+/// Declares the rollbot_slack_* families that export_metrics() and the ack timing fill. Called
+/// in every mode, so /metrics shows the same families with or without Slack.
+void define_slack_metrics(core::Metrics& metrics);
+
 }  // namespace rollbot::slack

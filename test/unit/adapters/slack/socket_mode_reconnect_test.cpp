@@ -87,6 +87,47 @@ TEST(ReconnectReason, EachWayAConnectionEndsHasItsLabel) {
     EXPECT_EQ(to_string(reconnect_reason(CloseCause::Closed)), "closed");
 }
 
+TEST(SlackMetrics, EverySlackFamilyIsDeclaredNextToTheCoreOnes) {
+    core::Metrics m;
+    core::define_rollbot_metrics(m);
+    define_slack_metrics(m);
+    m.set("rollbot_slack_connection_live", {}, 1);
+    m.set("rollbot_slack_envelopes_total", {"slash_commands"}, 2);
+    m.set("rollbot_slack_reconnects_total", {"refresh_requested"}, 1);
+    m.observe("rollbot_slack_ack_seconds", {}, 0.0003);
+    m.set("rollbot_slack_api_calls_total", {"chat.postMessage"}, 5);
+    m.set("rollbot_slack_api_errors_total", {"chat.postMessage"}, 1);
+    m.set("rollbot_slack_api_rate_limited_total", {"chat.postMessage"}, 1);
+    auto parsed = test::parse_exposition(m.exposition());
+    ASSERT_TRUE(std::holds_alternative<test::Exposition>(parsed)) << std::get<std::string>(parsed);
+    const auto& e = std::get<test::Exposition>(parsed);
+    for (const auto& s : e.samples) {
+        EXPECT_NE(s.name, "rollbot_metrics_dropped_total") << "dropped: " << s.labels.at("metric");
+    }
+    const std::map<std::string, std::string> types{
+        {"rollbot_slack_connection_live", "gauge"},
+        {"rollbot_slack_connection_fatal", "gauge"},
+        {"rollbot_slack_connections", "gauge"},
+        {"rollbot_slack_hellos_total", "counter"},
+        {"rollbot_slack_envelopes_total", "counter"},
+        {"rollbot_slack_duplicates_total", "counter"},
+        {"rollbot_slack_reconnects_total", "counter"},
+        {"rollbot_slack_ack_seconds", "histogram"},
+        {"rollbot_slack_api_calls_total", "counter"},
+        {"rollbot_slack_api_errors_total", "counter"},
+        {"rollbot_slack_api_rate_limited_total", "counter"},
+    };
+    for (const auto& [family, type] : types) {
+        ASSERT_TRUE(e.types.contains(family)) << family;
+        EXPECT_EQ(e.types.at(family), type) << family;
+    }
+    EXPECT_EQ(e.value("rollbot_slack_reconnects_total", {{"reason", "refresh_requested"}}), 1);
+    EXPECT_EQ(e.value("rollbot_slack_ack_seconds_bucket", {{"le", "0.00025"}}), 0);
+    EXPECT_EQ(e.value("rollbot_slack_ack_seconds_bucket", {{"le", "0.0005"}}), 1);
+    EXPECT_EQ(e.value("rollbot_slack_ack_seconds_bucket", {{"le", "3"}}), 1);
+    EXPECT_TRUE(e.types.contains("rollbot_commands_total")) << "the core's are still there";
+}
+
 class NoSink final : public core::InboundSink {
 public:
     void on_inbound(core::Inbound /*event*/) override {}
@@ -140,7 +181,7 @@ protected:
     // The transport's reconnect counters, as /metrics shows them.
     [[nodiscard]] test::Exposition scrape() const {
         core::Metrics m;
-        core::define_rollbot_metrics(m);
+        define_slack_metrics(m);
         transport_->export_metrics(m);
         auto parsed = test::parse_exposition(m.exposition());
         if (auto* problem = std::get_if<std::string>(&parsed)) {
