@@ -232,10 +232,6 @@ void count(Metrics* metrics, std::string_view name, const Metrics::LabelValues& 
 
 void define_rollbot_metrics(Metrics& m) {
     using T = MetricType;
-    // Seconds. Acks are written from the read loop: sub-millisecond when healthy, and Slack
-    // gives up at 3 s.
-    const std::vector<double> ack_buckets{
-        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3};
     // Seconds. The runbook's targets: script 2 min, pods 5 min, health 8 min, total 15 min.
     const std::vector<double> run_buckets{1, 5, 10, 30, 60, 120, 300, 480, 900, 1800};
 
@@ -245,42 +241,7 @@ void define_rollbot_metrics(Metrics& m) {
              T::Gauge,
              "Start time of the process since the Unix epoch in seconds");
     m.define("process_resident_memory_bytes", T::Gauge, "Resident memory size in bytes");
-
-    m.define("rollbot_slack_connection_live",
-             T::Gauge,
-             "1 while a Socket Mode connection has said hello and is open");
-    m.define("rollbot_slack_connection_fatal",
-             T::Gauge,
-             "1 when rollbot stopped reconnecting (bad token, app disabled): see the log");
-    m.define("rollbot_slack_connections",
-             T::Gauge,
-             "Socket Mode connections of this app, as Slack counted them in the last hello");
-    m.define("rollbot_slack_hellos_total", T::Counter, "Socket Mode hello frames received");
-    m.define("rollbot_slack_envelopes_total",
-             T::Counter,
-             "Socket Mode envelopes received, by type",
-             {"type"});
-    m.define("rollbot_slack_duplicates_total",
-             T::Counter,
-             "Envelopes Slack delivered again, acked and not acted on");
-    m.define("rollbot_slack_reconnects_total",
-             T::Counter,
-             "New Socket Mode connections after the first, by reason",
-             {"reason"});
-    m.define("rollbot_slack_ack_seconds",
-             T::Histogram,
-             "From an envelope's arrival to its ack written to the socket",
-             {},
-             ack_buckets);
-    m.define("rollbot_slack_api_calls_total", T::Counter, "Web API calls, by method", {"method"});
-    m.define("rollbot_slack_api_errors_total",
-             T::Counter,
-             "Web API calls that failed after their retries, by method",
-             {"method"});
-    m.define("rollbot_slack_api_rate_limited_total",
-             T::Counter,
-             "Web API answers with HTTP 429 or ratelimited, by method",
-             {"method"});
+    // The rollbot_slack_* families belong to the Slack adapter: slack::define_slack_metrics().
 
     m.define("rollbot_commands_total",
              T::Counter,

@@ -73,7 +73,8 @@ void count(Metrics* metrics,
            const Metrics::LabelValues& labels,
            double by = 1);
 
-/// The families rollbotd exports (names, help, labels, buckets), declared in one place.
+/// The core's families (names, help, labels, buckets); the Slack adapter declares its own
+/// (slack::define_slack_metrics).
 void define_rollbot_metrics(Metrics& metrics);
 
 /// Escapes a label value for the exposition format (backslash, double quote, newline).

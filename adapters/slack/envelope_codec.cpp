@@ -345,6 +345,22 @@ Decoded decode_object(const json& frame) {
 
 }  // namespace
 
+std::string_view to_string(DisconnectReason r) {
+    switch (r) {
+        case DisconnectReason::Warning:
+            return "warning";
+        case DisconnectReason::RefreshRequested:
+            return "refresh_requested";
+        case DisconnectReason::LinkDisabled:
+            return "link_disabled";
+        case DisconnectReason::TooManyWebsockets:
+            return "too_many_websockets";
+        case DisconnectReason::Unknown:
+            break;
+    }
+    return "unknown";
+}
+
 Decoded decode_frame(std::string_view text) {
     try {
         if (text.size() > kMaxFrameBytes) {

@@ -23,6 +23,9 @@ struct Hello {
 
 enum class DisconnectReason { Warning, RefreshRequested, LinkDisabled, TooManyWebsockets, Unknown };
 
+/// The reason as Slack spells it ("warning", "refresh_requested", …); "unknown" for any other.
+[[nodiscard]] std::string_view to_string(DisconnectReason reason);
+
 /// Slack asks us to move to a new connection (or tells us Socket Mode was switched off).
 struct Disconnect {
     DisconnectReason reason = DisconnectReason::Unknown;

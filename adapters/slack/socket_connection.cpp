@@ -55,17 +55,18 @@ public:
     void start(core::Secret url) override {
         auto parsed = parse_websocket_url(url.reveal());
         if (!parsed) {
-            finish(parsed.error().message);
+            finish(CloseCause::ConnectError, parsed.error().message);
             return;
         }
         if (parsed->tls != std::is_same_v<Ws, TlsWs>) {
-            finish("slack.ws.connect: scheme does not match the connection kind");
+            finish(CloseCause::ConnectError,
+                   "slack.ws.connect: scheme does not match the connection kind");
             return;
         }
         auto self = this->shared_from_this();
         asio::co_spawn(executor_, run(self, *parsed), [self](const std::exception_ptr& e) {
             if (e) {
-                self->finish("slack.ws: internal error");
+                self->finish(CloseCause::ConnectError, "slack.ws: internal error");
             }
         });
     }
@@ -168,22 +169,28 @@ private:
             why = co_await connect(self, url);
         }
         if (!why.empty()) {
-            finish(std::move(why));
+            finish(CloseCause::ConnectError, std::move(why));
             co_return;
         }
         handlers_.on_open(id_);
         asio::co_spawn(executor_, write_loop(self), [self](const std::exception_ptr& e) {
             if (e) {
-                self->finish("slack.ws.write: internal error");
+                self->finish(CloseCause::WriteError, "slack.ws.write: internal error");
             }
         });
         beast::flat_buffer buffer;
+        CloseCause cause = CloseCause::Closed;
+        why = "closed";
         while (!closed_) {
             auto [ec, bytes] = co_await ws_->async_read(buffer, nothrow);
+            if (ec == websocket::error::closed) {
+                cause = CloseCause::ClosedBySlack;
+                why = fmt::format("closed by Slack (code {})", ws_->reason().code);
+                break;
+            }
             if (ec) {
-                why = ec == websocket::error::closed
-                          ? fmt::format("closed by Slack (code {})", ws_->reason().code)
-                          : fmt::format("slack.ws.read: {}", ec.message());
+                cause = CloseCause::ReadError;
+                why = fmt::format("slack.ws.read: {}", ec.message());
                 break;
             }
             if (ws_->got_text()) {
@@ -195,7 +202,7 @@ private:
             }
             buffer.consume(buffer.size());
         }
-        finish(why.empty() ? std::string("closed") : why);
+        finish(cause, std::move(why));
     }
 
     // One write in flight: acks, then a close frame when asked.
@@ -230,7 +237,7 @@ private:
         }
     }
 
-    void finish(std::string why) {
+    void finish(CloseCause cause, std::string why) {
         if (closed_) {
             return;
         }
@@ -240,7 +247,7 @@ private:
             beast::error_code ignored;
             beast::get_lowest_layer(*ws_).socket().close(ignored);
         }
-        handlers_.on_closed(id_, std::move(why));
+        handlers_.on_closed(id_, cause, std::move(why));
     }
 
     asio::any_io_executor executor_;

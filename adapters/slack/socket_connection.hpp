@@ -39,12 +39,22 @@ struct ConnectionOptions {
     std::size_t max_message_bytes = 16U * 1024U * 1024U;
 };
 
+/// Why a connection ended: the kind is for counting, the `why` text beside it for the log.
+enum class CloseCause {
+    ConnectError,   // before reading began: URL, TLS set-up, resolve, connect, TLS, upgrade
+    ClosedBySlack,  // a close frame from Slack (also its answer to ours)
+    ReadError,      // the read failed: end of file, reset, idle timeout, oversized frame
+    WriteError,     // the writer stopped
+    Closed,         // the read loop ended without an error
+};
+
 /// What a connection reports. Called on the io thread from the connection's own coroutines.
 struct ConnectionHandlers {
     std::function<void(std::uint64_t id)> on_open;  // websocket handshake done
     std::function<void(std::uint64_t id, std::string_view frame)> on_text;
     std::function<void(std::uint64_t id, std::size_t bytes)> on_binary;
-    std::function<void(std::uint64_t id, std::string why)> on_closed;  // exactly once
+    // Exactly once; `why` names the operation ("slack.ws.read: …", "closed by Slack (code …)").
+    std::function<void(std::uint64_t id, CloseCause cause, std::string why)> on_closed;
 };
 
 /// One websocket to Slack: connect (TCP, TLS with SNI and host-name verification, upgrade),

@@ -18,22 +18,6 @@ std::function<double()> default_random() {
     };
 }
 
-std::string_view to_string(DisconnectReason r) {
-    switch (r) {
-        case DisconnectReason::Warning:
-            return "warning";
-        case DisconnectReason::RefreshRequested:
-            return "refresh_requested";
-        case DisconnectReason::LinkDisabled:
-            return "link_disabled";
-        case DisconnectReason::TooManyWebsockets:
-            return "too_many_websockets";
-        case DisconnectReason::Unknown:
-            break;
-    }
-    return "unknown";
-}
-
 }  // namespace
 
 SlackSocketModeTransport::SlackSocketModeTransport(asio::any_io_executor executor,
@@ -56,57 +40,6 @@ SlackSocketModeTransport::SlackSocketModeTransport(asio::any_io_executor executo
 SlackSocketModeTransport::~SlackSocketModeTransport() {
     for (auto& [id, connection] : connections_) {
         connection.socket->abort();
-    }
-}
-
-std::string reconnect_label(std::string_view reason) {
-    if (reason == "connection lifetime") {
-        return "lifetime";
-    }
-    for (std::string_view known : {"warning",
-                                   "refresh_requested",
-                                   "link_disabled",
-                                   "too_many_websockets",
-                                   "unknown",
-                                   "closed"}) {
-        if (reason == known) {
-            return std::string(known);
-        }
-    }
-    if (reason.starts_with("closed by Slack")) {
-        return "closed_by_slack";
-    }
-    if (reason.starts_with("slack.ws.read")) {
-        return "read_error";
-    }
-    if (reason.starts_with("slack.ws.write")) {
-        return "write_error";
-    }
-    return "connect_error";
-}
-
-void SlackSocketModeTransport::export_metrics(core::Metrics& m) const {
-    m.set("rollbot_slack_connection_live", {}, status_.live ? 1 : 0);
-    m.set("rollbot_slack_connection_fatal", {}, status_.fatal ? 1 : 0);
-    m.set("rollbot_slack_connections", {}, status_.num_connections);
-    m.set("rollbot_slack_hellos_total", {}, static_cast<double>(status_.hellos));
-    m.set("rollbot_slack_duplicates_total", {}, static_cast<double>(status_.duplicates));
-    for (const auto& [type, n] : status_.envelopes) {
-        m.set("rollbot_slack_envelopes_total", {type}, static_cast<double>(n));
-    }
-    std::map<std::string, std::uint64_t> reconnects;
-    for (const auto& [reason, n] : status_.reconnects) {
-        reconnects[reconnect_label(reason)] += n;
-    }
-    for (const auto& [label, n] : reconnects) {
-        m.set("rollbot_slack_reconnects_total", {label}, static_cast<double>(n));
-    }
-    for (const auto& [method, stats] : api_.stats()) {
-        m.set("rollbot_slack_api_calls_total", {method}, static_cast<double>(stats.calls));
-        m.set("rollbot_slack_api_errors_total", {method}, static_cast<double>(stats.errors));
-        m.set("rollbot_slack_api_rate_limited_total",
-              {method},
-              static_cast<double>(stats.rate_limited));
     }
 }
 
@@ -138,21 +71,25 @@ asio::awaitable<void> SlackSocketModeTransport::run(core::InboundSink& sink) {
         const bool need = !live_;
         const bool refresh = live_ && refresh_wanted_;
         if (need || refresh) {
-            std::string reason =
-                need ? (started ? last_close_ : std::string("start")) : *refresh_wanted_;
+            ReconnectCause cause{ReconnectReason::Start, "start"};
+            if (refresh) {
+                cause = *refresh_wanted_;
+            } else if (started) {
+                cause = last_close_;
+            }
             refresh_wanted_.reset();
             if (need && back_off_first_) {
                 back_off_first_ = false;
                 co_await pause(backoff_.next());
                 continue;
             }
-            if (co_await connect_once(reason)) {
+            if (co_await connect_once(cause)) {
                 started = true;
                 backoff_.reset();
                 continue;
             }
             if (refresh && live_) {
-                refresh_wanted_ = reason;  // the old link still works: try again after a pause
+                refresh_wanted_ = cause;  // the old link still works: try again after a pause
             }
             if (!stopped_ && !status_.fatal) {
                 const auto delay = backoff_.next();
@@ -166,13 +103,13 @@ asio::awaitable<void> SlackSocketModeTransport::run(core::InboundSink& sink) {
         co_await wait_until(refresh_at_.value_or(Clock::time_point::max()));
         if (refresh_at_ && Clock::now() >= *refresh_at_) {
             refresh_at_.reset();
-            refresh_wanted_ = "connection lifetime";
+            refresh_wanted_ = ReconnectCause{ReconnectReason::Lifetime, "connection lifetime"};
         }
     }
     co_await shut_down();
 }
 
-asio::awaitable<bool> SlackSocketModeTransport::connect_once(std::string reason) {
+asio::awaitable<bool> SlackSocketModeTransport::connect_once(ReconnectCause cause) {
     if (!identity_) {
         auto auth = co_await api_.auth_test();
         if (!auth) {
@@ -208,16 +145,17 @@ asio::awaitable<bool> SlackSocketModeTransport::connect_once(std::string reason)
             log_->warn(
                 "slack.frame_ignored connection={} why=\"binary frame, {} bytes\"", cid, bytes);
         },
-        [this](std::uint64_t cid, std::string why) {
-            on_closed(cid, std::move(why));
+        [this](std::uint64_t cid, CloseCause closed, std::string why) {
+            on_closed(cid, closed, std::move(why));
         }};
     auto socket = make_socket_connection(
         executor_, id, options_.connection, std::move(handlers), log_, parsed->tls);
     connections_[id] = Connection{socket, std::nullopt};
-    if (reason != "start") {
-        ++status_.reconnects[reason];
+    if (cause.reason != ReconnectReason::Start) {
+        ++status_.reconnects[cause.reason];
     }
-    log_->info("slack.connecting connection={} host={} reason=\"{}\"", id, parsed->host, reason);
+    log_->info(
+        "slack.connecting connection={} host={} reason=\"{}\"", id, parsed->host, cause.detail);
     socket->start(*url);
     const auto deadline =
         Clock::now() + options_.connection.connect_timeout + options_.hello_timeout;
@@ -331,7 +269,8 @@ void SlackSocketModeTransport::on_disconnect(std::uint64_t id, const Disconnect&
         case DisconnectReason::RefreshRequested:
         case DisconnectReason::Unknown:
             if (live_ == id) {
-                refresh_wanted_ = std::string(to_string(disconnect.reason));
+                refresh_wanted_ = ReconnectCause{reconnect_reason(disconnect.reason),
+                                                 std::string(to_string(disconnect.reason))};
                 wake();
             }
             return;
@@ -361,7 +300,7 @@ void SlackSocketModeTransport::on_event(const EventEnvelope& event) {
     }
 }
 
-void SlackSocketModeTransport::on_closed(std::uint64_t id, std::string why) {
+void SlackSocketModeTransport::on_closed(std::uint64_t id, CloseCause cause, std::string why) {
     auto it = connections_.find(id);
     if (it == connections_.end()) {
         return;
@@ -371,7 +310,7 @@ void SlackSocketModeTransport::on_closed(std::uint64_t id, std::string why) {
         live_.reset();
         status_.live = false;
         refresh_at_.reset();
-        last_close_ = why;
+        last_close_ = ReconnectCause{reconnect_reason(cause), why};
         log_->warn("slack.disconnected connection={} why=\"{}\"", id, why);
     } else {
         log_->info("slack.closed connection={} why=\"{}\"", id, why);

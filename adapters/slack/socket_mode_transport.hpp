@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace rollbot::slack {
 
@@ -36,6 +37,37 @@ struct SocketModeOptions {
     std::chrono::milliseconds dedupe_window{std::chrono::minutes(10)};
 };
 
+/// Why a connection is opened; to_string() gives the `rollbot_slack_reconnects_total` label.
+enum class ReconnectReason {
+    Start,     // the first connection: not a reconnect, never counted
+    Lifetime,  // `approximate_connection_time` is nearly over
+    // A disconnect frame, by its reason.
+    Warning,
+    RefreshRequested,
+    LinkDisabled,
+    TooManyWebsockets,
+    Unknown,
+    // The live connection ended, by its CloseCause.
+    Closed,
+    ClosedBySlack,
+    ReadError,
+    WriteError,
+    ConnectError,
+};
+
+/// The metric label: "start", "lifetime", "warning", "refresh_requested", … (never free text).
+[[nodiscard]] std::string_view to_string(ReconnectReason reason);
+[[nodiscard]] ReconnectReason reconnect_reason(DisconnectReason reason);
+[[nodiscard]] ReconnectReason reconnect_reason(CloseCause cause);
+
+/// A reason to (re)connect with the text the log shows for it ("connection lifetime",
+/// "closed by Slack (code 1000)", "slack.ws.read: End of file").
+struct ReconnectCause {
+    ReconnectReason reason = ReconnectReason::Start;
+    std::string detail;
+    bool operator==(const ReconnectCause&) const = default;
+};
+
 /// What /readyz and /metrics show about the link to Slack.
 struct ConnectionStatus {
     bool live = false;   // a connection has said hello and is open
@@ -44,8 +76,8 @@ struct ConnectionStatus {
     int num_connections = 0;  // Slack's count in the latest hello
     std::uint64_t hellos = 0;
     std::uint64_t duplicates = 0;
-    std::map<std::string, std::uint64_t> reconnects;  // by reason
-    std::map<std::string, std::uint64_t> envelopes;   // by type
+    std::map<ReconnectReason, std::uint64_t> reconnects;  // never Start
+    std::map<std::string, std::uint64_t> envelopes;       // by type
 };
 
 /// Slack through Socket Mode (events in) and the Web API (messages out).
@@ -96,13 +128,13 @@ private:
         std::optional<Hello> hello;
     };
 
-    boost::asio::awaitable<bool> connect_once(std::string reason);
+    boost::asio::awaitable<bool> connect_once(ReconnectCause cause);
     boost::asio::awaitable<void> wait_until(std::chrono::steady_clock::time_point deadline);
     boost::asio::awaitable<void> pause(std::chrono::milliseconds delay);
     boost::asio::awaitable<void> shut_down();
 
     void on_text(std::uint64_t id, std::string_view frame);
-    void on_closed(std::uint64_t id, std::string why);
+    void on_closed(std::uint64_t id, CloseCause cause, std::string why);
     void on_hello(std::uint64_t id, const Hello& hello);
     void on_disconnect(std::uint64_t id, const Disconnect& disconnect);
     void on_event(const EventEnvelope& event);
@@ -122,8 +154,8 @@ private:
     std::map<std::uint64_t, Connection> connections_;
     std::optional<std::uint64_t> live_;
     std::uint64_t next_id_ = 0;
-    std::string last_close_;  // why the live connection went away, for the reconnect counter
-    std::optional<std::string> refresh_wanted_;  // reason, when a replacement should be opened
+    ReconnectCause last_close_;                     // why the live connection went away
+    std::optional<ReconnectCause> refresh_wanted_;  // when a replacement should be opened
     std::optional<std::chrono::steady_clock::time_point> refresh_at_;
     bool back_off_first_ = false;  // too_many_websockets: wait before reconnecting
     bool stopped_ = false;
@@ -131,8 +163,8 @@ private:
     core::Metrics* metrics_ = nullptr;
 };
 
-/// A reconnect reason as a metric label: a small fixed set ("lifetime", "refresh_requested",
-/// "closed_by_slack", "read_error", "connect_error", …), never free text.
-[[nodiscard]] std::string reconnect_label(std::string_view reason);
+/// Declares the rollbot_slack_* families that export_metrics() and the ack timing fill. Called
+/// in every mode, so /metrics shows the same families with or without Slack.
+void define_slack_metrics(core::Metrics& metrics);
 
 }  // namespace rollbot::slack

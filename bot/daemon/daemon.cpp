@@ -112,6 +112,7 @@ void Daemon::make_chat() {
 
 void Daemon::define_metrics() {
     core::define_rollbot_metrics(metrics_);
+    slack::define_slack_metrics(metrics_);  // in console mode too: /metrics is the same shape
     if (chat_.slack) {
         chat_.slack->attach_metrics(metrics_);
     }
