@@ -2,6 +2,7 @@
 
 // An in-process HttpClient for unit tests of code that speaks HTTP: no sockets, no thread.
 #include "bot/http.hpp"
+#include "bot/ports/http_client.hpp"
 
 #include <vector>
 

@@ -5,7 +5,7 @@
 
 #include "actions/curl_http_client.hpp"
 #include "adapters/slack/web_api.hpp"
-#include "bot/clock.hpp"
+#include "bot/ports/clock.hpp"
 #include "test/support/async.hpp"
 #include "test/support/fake_http_server.hpp"
 #include "test/support/fake_slack_server.hpp"

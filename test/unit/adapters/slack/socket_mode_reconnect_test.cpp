@@ -6,7 +6,7 @@
 #include "adapters/slack/envelope_codec.hpp"
 #include "adapters/slack/socket_mode_transport.hpp"
 #include "adapters/slack/web_api.hpp"
-#include "bot/clock.hpp"
+#include "bot/ports/clock.hpp"
 #include "bot/metrics.hpp"
 #include "test/support/exposition.hpp"
 #include "test/support/fake_slack_server.hpp"
