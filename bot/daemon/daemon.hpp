@@ -76,9 +76,11 @@ private:
     const Options& opt_;
     const core::Loggers& logs_;
     core::StateStore& store_;
+    // Before the io_context: coroutines still suspended at exit are destroyed with it, and
+    // their timers let go of the clock as they go.
+    core::SystemClock clock_;
     boost::asio::io_context io_{1};
     core::TaskGroup tasks_;
-    core::SystemClock clock_;
     actions::PosixProcessRunner runner_;
     actions::KubectlRunbook runbook_;
     actions::CurlHttpClient http_;

@@ -1,0 +1,61 @@
+#pragma once
+
+#include "bot/ports/state_store.hpp"
+
+#include <set>
+#include <string>
+
+namespace rollbot::test {
+
+/// A state store that forwards to another and fails the operations the test names, as a full
+/// or read-only disk would ("disk I/O error"), until told otherwise. Names are the store's
+/// methods: "save_approval", "run_started", "step_finished", "run_finished", "audit",
+/// "outbox_add", "outbox_delivered", "next_request_id", "check_writable", …
+class FailingStore final : public core::StateStore {
+public:
+    explicit FailingStore(core::StateStore& inner) : inner_(inner) {}
+
+    void fail(std::string operation) { failing_.insert(std::move(operation)); }
+    void heal(const std::string& operation) { failing_.erase(operation); }
+    void heal_all() { failing_.clear(); }
+    /// How many calls were refused.
+    [[nodiscard]] int refused() const { return refused_; }
+
+    core::Result<core::RequestId> next_request_id() override;
+    core::Result<void> check_writable() override;
+    core::Result<void> save_approval(const core::StoredApproval& approval) override;
+    core::Result<std::vector<core::StoredApproval>> open_approvals() override;
+    core::Result<std::optional<core::StoredApproval>> find_approval(
+        const core::RequestId& id) override;
+    core::Result<void> run_started(const core::StoredRun& run) override;
+    core::Result<void> step_finished(const core::RequestId& id,
+                                     const core::StoredStep& step) override;
+    core::Result<void> run_finished(const core::RequestId& id,
+                                    core::RunState state,
+                                    core::WallTime at) override;
+    core::Result<std::vector<core::StoredRun>> interrupt_running(core::WallTime at) override;
+    core::Result<std::optional<core::StoredRun>> find_run(const core::RequestId& id) override;
+    core::Result<std::vector<core::StoredRun>> recent_runs(int limit) override;
+    core::Result<std::int64_t> outbox_add(const core::OutboxEntry& entry) override;
+    core::Result<std::vector<core::OutboxEntry>> outbox_pending() override;
+    core::Result<void> outbox_delivered(std::int64_t seq, const core::MessageTs& ts) override;
+    core::Result<void> outbox_failed(std::int64_t seq) override;
+    core::Result<std::optional<core::MessageTs>> outbox_ts(std::int64_t seq) override;
+    core::Result<bool> first_time(const std::string& key,
+                                  core::WallTime now,
+                                  core::Duration window) override;
+    core::Result<void> audit(const core::AuditEntry& entry, core::WallTime at) override;
+    core::Result<std::vector<core::AuditRecord>> audit_log(
+        const std::optional<core::RequestId>& request) override;
+    core::Result<core::AuditCheck> verify_audit() override;
+
+private:
+    [[nodiscard]] bool refuses(const std::string& operation);
+    [[nodiscard]] static core::Error disk_error(const std::string& operation);
+
+    core::StateStore& inner_;
+    std::set<std::string> failing_;
+    int refused_ = 0;
+};
+
+}  // namespace rollbot::test
