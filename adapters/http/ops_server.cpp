@@ -1,7 +1,6 @@
 #include "adapters/http/ops_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -28,11 +27,12 @@ core::OpsResponse plain(int status, std::string body) {
 
 class Server final : public OpsServer, public std::enable_shared_from_this<Server> {
 public:
-    Server(asio::any_io_executor executor,
+    Server(core::TaskGroup& tasks,
            core::OpsEndpoints& endpoints,
            std::shared_ptr<spdlog::logger> log,
            OpsServerOptions options)
-        : executor_(std::move(executor)),
+        : tasks_(tasks),
+          executor_(tasks.executor()),
           endpoints_(endpoints),
           log_(std::move(log)),
           options_(options),
@@ -69,11 +69,7 @@ public:
 
     void start() {
         auto self = shared_from_this();
-        asio::co_spawn(executor_, accept_loop(self), [self](const std::exception_ptr& e) {
-            if (e) {
-                self->log_->error("http.accept_loop ended by an internal error");
-            }
-        });
+        tasks_.spawn("http.accept", accept_loop(self), core::TaskGroup::Kind::Background);
     }
 
     [[nodiscard]] std::uint16_t port() const override { return port_; }
@@ -110,13 +106,9 @@ private:
                 continue;
             }
             const std::uint64_t id = ++next_id_;
-            asio::co_spawn(executor_,
-                           session(self, id, beast::tcp_stream(std::move(socket))),
-                           [self](const std::exception_ptr& e) {
-                               if (e) {
-                                   self->log_->warn("http.session ended by an internal error");
-                               }
-                           });
+            tasks_.spawn("http.session",
+                         session(self, id, beast::tcp_stream(std::move(socket))),
+                         core::TaskGroup::Kind::Background);
         }
     }
 
@@ -188,6 +180,7 @@ private:
         sessions_.erase(id);
     }
 
+    core::TaskGroup& tasks_;
     asio::any_io_executor executor_;
     core::OpsEndpoints& endpoints_;
     std::shared_ptr<spdlog::logger> log_;
@@ -201,13 +194,13 @@ private:
 
 }  // namespace
 
-core::Result<std::shared_ptr<OpsServer>> start_ops_server(asio::any_io_executor executor,
+core::Result<std::shared_ptr<OpsServer>> start_ops_server(core::TaskGroup& tasks,
                                                           const std::string& host,
                                                           std::uint16_t port,
                                                           core::OpsEndpoints& endpoints,
                                                           std::shared_ptr<spdlog::logger> log,
                                                           OpsServerOptions options) {
-    auto server = std::make_shared<Server>(std::move(executor), endpoints, std::move(log), options);
+    auto server = std::make_shared<Server>(tasks, endpoints, std::move(log), options);
     if (auto bound = server->bind(host, port); !bound) {
         return bound.error();
     }

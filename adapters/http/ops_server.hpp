@@ -2,6 +2,7 @@
 
 #include "bot/ops.hpp"
 #include "bot/result.hpp"
+#include "bot/task_group.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <spdlog/logger.h>
@@ -32,9 +33,9 @@ public:
     virtual void stop() = 0;
 };
 
-/// Binds now, so a taken port is a start-up error, and serves from the executor.
+/// Binds now, so a taken port is a start-up error, and serves from the task group's executor.
 [[nodiscard]] core::Result<std::shared_ptr<OpsServer>> start_ops_server(
-    boost::asio::any_io_executor executor,
+    core::TaskGroup& tasks,
     const std::string& host,
     std::uint16_t port,
     core::OpsEndpoints& endpoints,

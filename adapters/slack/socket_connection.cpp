@@ -2,7 +2,6 @@
 #include "adapters/slack/socket_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -40,12 +39,13 @@ template <class Ws>
 class BeastConnection final : public SocketConnection,
                               public std::enable_shared_from_this<BeastConnection<Ws>> {
 public:
-    BeastConnection(asio::any_io_executor executor,
+    BeastConnection(core::TaskGroup& tasks,
                     std::uint64_t id,
                     ConnectionOptions options,
                     ConnectionHandlers handlers,
                     std::shared_ptr<spdlog::logger> log)
-        : executor_(std::move(executor)),
+        : tasks_(tasks),
+          executor_(tasks.executor()),
           id_(id),
           options_(std::move(options)),
           handlers_(std::move(handlers)),
@@ -64,11 +64,10 @@ public:
             return;
         }
         auto self = this->shared_from_this();
-        asio::co_spawn(executor_, run(self, *parsed), [self](const std::exception_ptr& e) {
-            if (e) {
+        tasks_.spawn(
+            "slack.ws", run(self, *parsed), core::TaskGroup::Kind::Background, [self](auto) {
                 self->finish(CloseCause::ConnectError, "slack.ws: internal error");
-            }
-        });
+            });
     }
 
     void send(std::string text, std::function<void()> written) override {
@@ -173,11 +172,10 @@ private:
             co_return;
         }
         handlers_.on_open(id_);
-        asio::co_spawn(executor_, write_loop(self), [self](const std::exception_ptr& e) {
-            if (e) {
+        tasks_.spawn(
+            "slack.ws.write", write_loop(self), core::TaskGroup::Kind::Background, [self](auto) {
                 self->finish(CloseCause::WriteError, "slack.ws.write: internal error");
-            }
-        });
+            });
         beast::flat_buffer buffer;
         CloseCause cause = CloseCause::Closed;
         why = "closed";
@@ -250,6 +248,7 @@ private:
         handlers_.on_closed(id_, cause, std::move(why));
     }
 
+    core::TaskGroup& tasks_;
     asio::any_io_executor executor_;
     std::uint64_t id_;
     ConnectionOptions options_;
@@ -320,7 +319,7 @@ core::Result<WebSocketUrl> parse_websocket_url(std::string_view url) {
     return out;
 }
 
-std::shared_ptr<SocketConnection> make_socket_connection(asio::any_io_executor executor,
+std::shared_ptr<SocketConnection> make_socket_connection(core::TaskGroup& tasks,
                                                          std::uint64_t id,
                                                          ConnectionOptions options,
                                                          ConnectionHandlers handlers,
@@ -328,10 +327,10 @@ std::shared_ptr<SocketConnection> make_socket_connection(asio::any_io_executor e
                                                          bool tls) {
     if (tls) {
         return std::make_shared<BeastConnection<TlsWs>>(
-            std::move(executor), id, std::move(options), std::move(handlers), std::move(log));
+            tasks, id, std::move(options), std::move(handlers), std::move(log));
     }
     return std::make_shared<BeastConnection<PlainWs>>(
-        std::move(executor), id, std::move(options), std::move(handlers), std::move(log));
+        tasks, id, std::move(options), std::move(handlers), std::move(log));
 }
 
 }  // namespace rollbot::slack

@@ -2,6 +2,7 @@
 
 #include "bot/result.hpp"
 #include "bot/secret.hpp"
+#include "bot/task_group.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <spdlog/logger.h>
@@ -78,7 +79,7 @@ public:
 
 /// Makes a wss:// (tls) or ws:// connection; Beast and OpenSSL stay in one translation unit.
 [[nodiscard]] std::shared_ptr<SocketConnection> make_socket_connection(
-    boost::asio::any_io_executor executor,
+    core::TaskGroup& tasks,
     std::uint64_t id,
     ConnectionOptions options,
     ConnectionHandlers handlers,

@@ -20,13 +20,14 @@ std::function<double()> default_random() {
 
 }  // namespace
 
-SlackSocketModeTransport::SlackSocketModeTransport(asio::any_io_executor executor,
+SlackSocketModeTransport::SlackSocketModeTransport(core::TaskGroup& tasks,
                                                    SlackWebApi& api,
                                                    SocketModeOptions options,
                                                    const core::Clock& clock,
                                                    std::shared_ptr<spdlog::logger> log,
                                                    std::function<double()> random)
-    : executor_(std::move(executor)),
+    : tasks_(tasks),
+      executor_(tasks.executor()),
       api_(api),
       options_(std::move(options)),
       clock_(clock),
@@ -149,7 +150,7 @@ asio::awaitable<bool> SlackSocketModeTransport::connect_once(ReconnectCause caus
             on_closed(cid, closed, std::move(why));
         }};
     auto socket = make_socket_connection(
-        executor_, id, options_.connection, std::move(handlers), log_, parsed->tls);
+        tasks_, id, options_.connection, std::move(handlers), log_, parsed->tls);
     connections_[id] = Connection{socket, std::nullopt};
     if (cause.reason != ReconnectReason::Start) {
         ++status_.reconnects[cause.reason];

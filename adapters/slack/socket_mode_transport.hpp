@@ -10,6 +10,7 @@
 #include "bot/ports/chat_transport.hpp"
 #include "bot/ports/clock.hpp"
 #include "bot/ports/user_directory.hpp"
+#include "bot/task_group.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -90,7 +91,7 @@ struct ConnectionStatus {
 /// are de-duplicated for `dedupe_window`. Everything runs on the io thread.
 class SlackSocketModeTransport final : public core::ChatTransport, public core::UserDirectory {
 public:
-    SlackSocketModeTransport(boost::asio::any_io_executor executor,
+    SlackSocketModeTransport(core::TaskGroup& tasks,
                              SlackWebApi& api,
                              SocketModeOptions options,
                              const core::Clock& clock,
@@ -141,6 +142,7 @@ private:
     void fail(std::string reason);
     void wake();
 
+    core::TaskGroup& tasks_;
     boost::asio::any_io_executor executor_;
     SlackWebApi& api_;
     SocketModeOptions options_;

@@ -107,7 +107,7 @@ void Daemon::make_chat() {
     slack::SocketModeOptions options;
     options.connection.ca_file = settings_.slack.ca_file;
     options.connection.liveness_timeout = settings_.slack.liveness_timeout;
-    chat_.slack.emplace(io_.get_executor(), *chat_.api, options, clock_, logs_.chat);
+    chat_.slack.emplace(tasks_, *chat_.api, options, clock_, logs_.chat);
 }
 
 void Daemon::define_metrics() {
@@ -126,7 +126,7 @@ void Daemon::define_metrics() {
 
 bool Daemon::start_ops_server() {
     auto server = ops::start_ops_server(
-        io_.get_executor(), settings_.http.host, settings_.http.port, endpoints_, logs_.core);
+        tasks_, settings_.http.host, settings_.http.port, endpoints_, logs_.core);
     if (!server) {
         fail_line(server.error().message);
         return false;

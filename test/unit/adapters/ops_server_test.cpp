@@ -1,6 +1,8 @@
 // rollbot's own HTTP endpoint, on 127.0.0.1 port 0, with its io_context on a thread.
 #include "adapters/http/ops_server.hpp"
 
+#include "bot/logging.hpp"
+#include "bot/task_group.hpp"
 #include "test/support/http_get.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -59,8 +61,7 @@ protected:
     void start(OpsServerOptions options = {}) {
         auto log = std::make_shared<spdlog::logger>(
             "test", std::make_shared<spdlog::sinks::null_sink_mt>());
-        auto server =
-            start_ops_server(io_.get_executor(), "127.0.0.1", 0, endpoints_, log, options);
+        auto server = start_ops_server(tasks_, "127.0.0.1", 0, endpoints_, log, options);
         ASSERT_TRUE(server) << server.error().message;
         server_ = *server;
         port_ = server_->port();
@@ -83,6 +84,7 @@ protected:
     }
 
     boost::asio::io_context io_;
+    core::TaskGroup tasks_{io_.get_executor(), core::null_logger("tasks")};
     core::Metrics metrics_;
     bool ready_ = false;  // read on the io thread only after being set before start()
     core::OpsEndpoints endpoints_{metrics_, [this] {
@@ -188,7 +190,8 @@ TEST_F(OpsServerTest, TakenPortIsAStartUpError) {
     auto log =
         std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
     boost::asio::io_context other;
-    auto again = start_ops_server(other.get_executor(), "127.0.0.1", port_, endpoints_, log);
+    core::TaskGroup other_tasks(other.get_executor(), log);
+    auto again = start_ops_server(other_tasks, "127.0.0.1", port_, endpoints_, log);
     ASSERT_FALSE(again);
     EXPECT_THAT(again.error().message, HasSubstr("bind"));
     EXPECT_THAT(again.error().message, HasSubstr(std::to_string(port_)));

@@ -6,6 +6,7 @@
 #include "actions/curl_http_client.hpp"
 #include "adapters/slack/web_api.hpp"
 #include "bot/ports/clock.hpp"
+#include "bot/task_group.hpp"
 #include "test/support/async.hpp"
 #include "test/support/fake_http_server.hpp"
 #include "test/support/fake_slack_server.hpp"
@@ -79,8 +80,7 @@ public:
                                     }};
         ConnectionOptions options;
         options.connect_timeout = 5s;
-        connection_ =
-            make_socket_connection(io_.get_executor(), 1, options, std::move(handlers), log_, tls);
+        connection_ = make_socket_connection(tasks_, 1, options, std::move(handlers), log_, tls);
         boost::asio::post(
             io_, [connection = connection_, url] { connection->start(core::Secret(url)); });
         io_.restart();
@@ -113,6 +113,7 @@ private:
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
         io_.get_executor()};
     std::shared_ptr<spdlog::logger> log_;
+    core::TaskGroup tasks_{io_.get_executor(), make_log()};
     std::promise<void> opened_;
     std::future<void> opened_future_ = opened_.get_future();
     std::promise<Ended> ended_;

@@ -75,8 +75,9 @@ TEST(SocketModeBackoff, ConnectionsOpenFailingLongBacksOffToTheCapHoldsItAndReco
     SocketModeOptions options;
     options.backoff_base = kBase;
     options.backoff_cap = kCap;
+    core::TaskGroup tasks(io.get_executor(), log);
     SlackSocketModeTransport transport(
-        io.get_executor(), api, options, clock, log, [] { return std::nextafter(1.0, 0.0); });
+        tasks, api, options, clock, log, [] { return std::nextafter(1.0, 0.0); });
     NoSink sink;
     std::promise<void> ended;
     boost::asio::co_spawn(

@@ -6,8 +6,8 @@
 #include "adapters/slack/envelope_codec.hpp"
 #include "adapters/slack/socket_mode_transport.hpp"
 #include "adapters/slack/web_api.hpp"
-#include "bot/ports/clock.hpp"
 #include "bot/metrics.hpp"
+#include "bot/ports/clock.hpp"
 #include "test/support/exposition.hpp"
 #include "test/support/fake_slack_server.hpp"
 
@@ -153,8 +153,8 @@ protected:
                                              core::Secret(slack.options().app_token),
                                              clock_,
                                              log_);
-        transport_ = std::make_unique<SlackSocketModeTransport>(
-            io_.get_executor(), *api_, options, clock_, log_);
+        transport_ =
+            std::make_unique<SlackSocketModeTransport>(tasks_, *api_, options, clock_, log_);
         boost::asio::co_spawn(
             io_, transport_->run(sink_), [this](const std::exception_ptr&) { ended_.set_value(); });
         loop_ = std::thread([this] { io_.run(); });
@@ -194,6 +194,7 @@ protected:
     std::ostringstream log_text_;
     std::shared_ptr<spdlog::logger> log_;
     boost::asio::io_context io_;
+    core::TaskGroup tasks_{io_.get_executor(), log_};
     actions::CurlHttpClient http_;
     core::SystemClock clock_;
     std::unique_ptr<SlackWebApi> api_;
