@@ -1,5 +1,7 @@
 #include "bot/approval.hpp"
 
+#include "bot/approver_rules.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -11,16 +13,6 @@ namespace rollbot::core {
 namespace {
 
 using TimePoint = std::chrono::system_clock::time_point;
-
-constexpr std::array<std::pair<ApprovalState, std::string_view>, 7> kStateNames{{
-    {ApprovalState::Pending, "pending"},
-    {ApprovalState::Approved, "approved"},
-    {ApprovalState::Executing, "executing"},
-    {ApprovalState::Rejected, "rejected"},
-    {ApprovalState::Expired, "expired"},
-    {ApprovalState::Cancelled, "cancelled"},
-    {ApprovalState::Superseded, "superseded"},
-}};
 
 template <class... Args>
 ApprovalDecision decision(bool changed,
@@ -38,26 +30,6 @@ std::string mention(const UsergroupId& group) {
     return fmt::format("<!subteam^{}>", group.value);
 }
 
-bool contains(const std::vector<UsergroupId>& groups, const UsergroupId& group) {
-    return std::find(groups.begin(), groups.end(), group) != groups.end();
-}
-
-/// A required group listed twice still needs one person, not two.
-std::vector<UsergroupId> distinct(std::vector<UsergroupId> groups) {
-    std::vector<UsergroupId> out;
-    for (auto& group : groups) {
-        if (!contains(out, group)) {
-            out.push_back(std::move(group));
-        }
-    }
-    return out;
-}
-
-/// A zero or negative `required` would approve with nobody: one approver is the floor.
-int required_count(const ApprovalPolicy& policy) {
-    return std::max(policy.required, 1);
-}
-
 std::string describe_timeout(std::chrono::milliseconds timeout) {
     const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(timeout);
     if (minutes.count() > 0 && minutes == timeout) {
@@ -70,131 +42,7 @@ std::string count_text(int n) {
     return n == 1 ? std::string("1 more approver") : fmt::format("{} more approvers", n);
 }
 
-/// Kuhn's augmenting path: tries to give `group` an approver, moving earlier assignments along.
-bool augment(std::size_t group,
-             const std::vector<std::vector<std::size_t>>& candidates,
-             std::vector<bool>& visited,
-             std::vector<int>& group_of_approver) {
-    for (const std::size_t approver : candidates[group]) {
-        if (visited[approver]) {
-            continue;
-        }
-        visited[approver] = true;
-        const int holder = group_of_approver[approver];
-        if (holder < 0 ||
-            augment(static_cast<std::size_t>(holder), candidates, visited, group_of_approver)) {
-            group_of_approver[approver] = static_cast<int>(group);
-            return true;
-        }
-    }
-    return false;
-}
-
-/// The required groups left without a distinct counted member by a maximum matching.
-std::vector<UsergroupId> unmatched_groups(const ApprovalSnapshot& s, const ApprovalPolicy& policy) {
-    const auto groups = distinct(policy.required_groups);
-    std::vector<std::vector<std::size_t>> candidates(groups.size());
-    std::size_t n_approvers = 0;
-    for (const auto& [user, reactions] : s.approvals) {
-        const auto it = s.approver_groups.find(user);
-        for (std::size_t g = 0; g < groups.size(); ++g) {
-            if (it != s.approver_groups.end() && contains(it->second, groups[g])) {
-                candidates[g].push_back(n_approvers);
-            }
-        }
-        ++n_approvers;
-    }
-    std::vector<int> group_of_approver(n_approvers, -1);
-    std::vector<UsergroupId> missing;
-    for (std::size_t g = 0; g < groups.size(); ++g) {
-        std::vector<bool> visited(n_approvers, false);
-        if (!augment(g, candidates, visited, group_of_approver)) {
-            missing.push_back(groups[g]);
-        }
-    }
-    return missing;
-}
-
-/// A listed user, or a member of a listed usergroup (approvers or required groups).
-bool qualifies(const ApprovalPolicy& policy,
-               const UserId& user,
-               const std::vector<UsergroupId>& groups) {
-    if (std::find(policy.approvers.users.begin(), policy.approvers.users.end(), user) !=
-        policy.approvers.users.end()) {
-        return true;
-    }
-    return std::any_of(groups.begin(), groups.end(), [&](const UsergroupId& group) {
-        return contains(policy.approvers.usergroups, group) ||
-               contains(policy.required_groups, group);
-    });
-}
-
 }  // namespace
-
-std::string_view to_string(ApprovalState state) {
-    for (const auto& [value, name] : kStateNames) {
-        if (value == state) {
-            return name;
-        }
-    }
-    return "unknown";
-}
-
-std::optional<ApprovalState> approval_state_from_string(std::string_view text) {
-    for (const auto& [value, name] : kStateNames) {
-        if (name == text) {
-            return value;
-        }
-    }
-    return std::nullopt;
-}
-
-std::string_view to_string(ApprovalRule rule) {
-    switch (rule) {
-        case ApprovalRule::Approved:
-            return "approved";
-        case ApprovalRule::ApprovalCounted:
-            return "approval_counted";
-        case ApprovalRule::AlreadyCounted:
-            return "already_counted";
-        case ApprovalRule::Withdrawn:
-            return "withdrawn";
-        case ApprovalRule::NotCounted:
-            return "not_counted";
-        case ApprovalRule::Rejected:
-            return "rejected";
-        case ApprovalRule::NotAnApprover:
-            return "not_an_approver";
-        case ApprovalRule::SelfApproval:
-            return "self_approval";
-        case ApprovalRule::Bot:
-            return "bot";
-        case ApprovalRule::WrongMessage:
-            return "wrong_message";
-        case ApprovalRule::OtherReaction:
-            return "other_reaction";
-        case ApprovalRule::NotPending:
-            return "not_pending";
-        case ApprovalRule::Expired:
-            return "expired";
-        case ApprovalRule::NotDue:
-            return "not_due";
-        case ApprovalRule::Cancelled:
-            return "cancelled";
-        case ApprovalRule::NotAllowedToCancel:
-            return "not_allowed_to_cancel";
-        case ApprovalRule::Superseded:
-            return "superseded";
-        case ApprovalRule::Executing:
-            return "executing";
-    }
-    return "unknown";
-}
-
-std::string_view base_reaction(std::string_view reaction) {
-    // Slack appends skin tones as "::skin-tone-N"; the person meant the base emoji.
-    return reaction.substr(0, reaction.find("::"));
-}
 
 Approval::Approval(RequestId id,
                    ActionKind kind,

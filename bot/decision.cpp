@@ -99,8 +99,10 @@ std::optional<std::chrono::system_clock::time_point> deployed_at(const Deploymen
     return std::nullopt;
 }
 
-Advice advise(const AdviceInput& input, const VerifySettings& settings) {
-    Advice advice;
+namespace {
+
+// One line per readable deployment; returns the ones deployed within the look-back.
+std::vector<std::string> deploy_evidence(const AdviceInput& input, Advice& advice) {
     std::vector<std::string> recent;
     for (const auto& [name, state] : input.deployments) {
         const auto at = deployed_at(state);
@@ -123,7 +125,11 @@ Advice advise(const AdviceInput& input, const VerifySettings& settings) {
     for (const auto& [name, why] : input.unreadable) {
         advice.unknown.push_back(fmt::format("{}: {}", name, why));
     }
+    return recent;
+}
 
+// The runbook's "it hurts" criteria, one line each; true when one of them is met.
+bool harm_evidence(const AdviceInput& input, const VerifySettings& settings, Advice& advice) {
     bool hurts = false;
     if (known(input.error_rate)) {
         const bool high = *input.error_rate.value > settings.max_error_rate;
@@ -160,10 +166,18 @@ Advice advise(const AdviceInput& input, const VerifySettings& settings) {
             input.health->detail.empty() ? std::string(input.health->healthy ? "2xx" : "failing")
                                          : input.health->detail));
     }
+    return hurts;
+}
+
+}  // namespace
+
+Advice advise(const AdviceInput& input, const VerifySettings& settings) {
+    Advice advice;
+    const std::vector<std::string> recent = deploy_evidence(input, advice);
+    const bool hurts = harm_evidence(input, settings, advice);
     advice.unknown.emplace_back(
         "data corruption: rollbot cannot measure it. If you see any, roll back now and restore "
         "from backup (backup-recovery-runbook.md)");
-
     const bool deploys_unknown =
         std::any_of(input.deployments.begin(),
                     input.deployments.end(),
@@ -172,15 +186,11 @@ Advice advise(const AdviceInput& input, const VerifySettings& settings) {
     if (recent.empty()) {
         // Unknown is never "no deploy": it cannot rule the deployment out.
         advice.kind = deploys_unknown ? AdviceKind::CannotTell : AdviceKind::NotDeploymentRelated;
-    } else if (hurts) {
-        advice.kind = AdviceKind::RollbackNow;
-        advice.command = recent.size() == 1 ? fmt::format("/rollback {}", recent.front())
-                                            : std::string("/rollback full");
-    } else {
-        advice.kind = AdviceKind::ProbablyHotfix;
-        advice.command = recent.size() == 1 ? fmt::format("/rollback {}", recent.front())
-                                            : std::string("/rollback full");
+        return advice;
     }
+    advice.kind = hurts ? AdviceKind::RollbackNow : AdviceKind::ProbablyHotfix;
+    advice.command = recent.size() == 1 ? fmt::format("/rollback {}", recent.front())
+                                        : std::string("/rollback full");
     return advice;
 }
 

@@ -12,13 +12,6 @@ namespace {
 
 using templates::Data;
 
-Data object() {
-    return Data::object();
-}
-Data list() {
-    return Data::list();
-}
-
 std::string_view step_icon(StepOutcome outcome) {
     switch (outcome) {
         case StepOutcome::Succeeded:
@@ -32,6 +25,52 @@ std::string_view step_icon(StepOutcome outcome) {
             return "🔴";
     }
     return "•";
+}
+
+// The report's "Next Step" after every step succeeded: the verdict decides.
+std::string executed_next_step(const Run& run) {
+    if (run.restored()) {
+        return "Root cause investigation";
+    }
+    std::string why;
+    if (run.verdict) {
+        for (const auto& reason : run.verdict->reasons) {
+            why += (why.empty() ? "" : "; ") + reason;
+        }
+    }
+    return fmt::format(
+        "Still investigating ({}): see the verification in the thread, /rollback verify, "
+        "/rollback advise",
+        why.empty() ? "not verified" : why);
+}
+
+// The report's "Next Step" after a step failed, timed out or was stopped.
+std::string failed_next_step(const Run& run) {
+    if (!run.rollout_failure.empty()) {
+        return "The revision rolled back to fails as well: pick an older known-good SHA from "
+               "/rollback history and run /rollback <deployment> <sha>";
+    }
+    if (run.stopped_by_shutdown) {
+        return "rollbot was stopping and ended this step when its grace period ran out. Check "
+               "/rollback status (the steps that ran are above) and run the command again once "
+               "rollbot is back";
+    }
+    return run.state == RunState::Cancelled
+               ? "Check /rollback status before trying again"
+               : "Follow the runbook by hand (Option 2: manual K8s) and check /rollback status";
+}
+
+// What a dry run would have run, step by step.
+Data dry_run_steps(const Run& run) {
+    Data steps = Data::list();
+    for (std::size_t i = 0; i < run.results.size(); ++i) {
+        Data s = Data::object();
+        s.set("number", std::to_string(i + 1));
+        s.set("command", display_command(run.plan.steps.at(i)));
+        s.set("summary", run.results[i].summary);
+        steps.push_back(s);
+    }
+    return steps;
 }
 
 Duration since(const PhaseMarks& marks) {
@@ -90,7 +129,7 @@ Reporter::Reporter(const templates::Renderer& renderer, const Settings& settings
     : renderer_(renderer), settings_(settings) {}
 
 Data Reporter::common(const Run& run) const {
-    Data d = object();
+    Data d = Data::object();
     const auto affected = affected_deployments(run.plan.request.action);
     d.set("id", run.id.value);
     d.set("plan_id", run.plan.id);
@@ -118,9 +157,9 @@ std::string Reporter::request_card(const Run& run, std::string_view status) cons
     } else {
         d.set("current", tags(run.plan.before, affected_deployments(run.plan.request.action)));
     }
-    Data steps = list();
+    Data steps = Data::list();
     for (std::size_t i = 0; i < run.plan.steps.size(); ++i) {
-        Data s = object();
+        Data s = Data::object();
         s.set("number", std::to_string(i + 1));
         s.set("command", display_command(run.plan.steps[i]));
         steps.push_back(s);
@@ -138,7 +177,7 @@ std::string Reporter::request_card(const Run& run, std::string_view status) cons
 
 std::string Reporter::step_line(const Run& run, std::size_t index) const {
     const auto& result = run.results.at(index);
-    Data d = object();
+    Data d = Data::object();
     d.set("icon", std::string(step_icon(result.outcome)));
     d.set("number", std::to_string(index + 1));
     d.set("count", std::to_string(run.plan.steps.size()));
@@ -174,32 +213,14 @@ std::string Reporter::final_report(const Run& run) const {
     Data d = common(run);
     if (run.state == RunState::Succeeded) {
         d.set("restored", run.restored());
-        std::string why;
-        if (run.verdict) {
-            for (const auto& reason : run.verdict->reasons) {
-                why += (why.empty() ? "" : "; ") + reason;
-            }
-        }
-        d.set("next_step",
-              run.restored() ? std::string("Root cause investigation")
-                             : fmt::format("Still investigating ({}): see the verification in "
-                                           "the thread, /rollback verify, /rollback advise",
-                                           why.empty() ? "not verified" : why));
+        d.set("next_step", executed_next_step(run));
         return renderer_.render("executed", d);
     }
     if (run.state == RunState::DryRun) {
         // Nothing changed, so "after" is "before": say where it would have gone instead.
         d.set("to",
               run.plan.request.sha ? *run.plan.request.sha : std::string("the previous revision"));
-        Data steps = list();
-        for (std::size_t i = 0; i < run.results.size(); ++i) {
-            Data s = object();
-            s.set("number", std::to_string(i + 1));
-            s.set("command", display_command(run.plan.steps.at(i)));
-            s.set("summary", run.results[i].summary);
-            steps.push_back(s);
-        }
-        d.set("steps", steps);
+        d.set("steps", dry_run_steps(run));
         std::string skipped;
         for (const auto& note : run.plan.notes) {
             skipped += (skipped.empty() ? "" : "; ") + note;
@@ -225,27 +246,12 @@ std::string Reporter::final_report(const Run& run) const {
     if (!last.output.empty()) {
         d.set("output", defuse_code_fences(last.output));
     }
-    std::string next = run.state == RunState::Cancelled
-                           ? "Check /rollback status before trying again"
-                           : "Follow the runbook by hand (Option 2: manual K8s) and check "
-                             "/rollback status";
-    if (run.stopped_by_shutdown) {
-        next =
-            "rollbot was stopping and ended this step when its grace period ran out. Check "
-            "/rollback status (the steps that ran are above) and run the command again once "
-            "rollbot is back";
-    }
-    if (!run.rollout_failure.empty()) {
-        next =
-            "The revision rolled back to fails as well: pick an older known-good SHA from "
-            "/rollback history and run /rollback <deployment> <sha>";
-    }
-    d.set("next_step", next);
+    d.set("next_step", failed_next_step(run));
     return renderer_.render("failed", d);
 }
 
 std::string Reporter::usage_error(std::string_view message) const {
-    Data d = object();
+    Data d = Data::object();
     d.set("message", std::string(message));
     d.set("usage", std::string(command_usage()));
     return renderer_.render("usage_error", d);
@@ -254,7 +260,7 @@ std::string Reporter::usage_error(std::string_view message) const {
 std::string Reporter::refused(std::string_view message,
                               const std::optional<ChannelId>& channel,
                               std::string_view detail) const {
-    Data d = object();
+    Data d = Data::object();
     d.set("message", std::string(message));
     if (channel) {
         d.set("channel", channel->value);
@@ -270,7 +276,7 @@ std::string Reporter::busy(const std::string& target,
                            const std::string& what,
                            const UserId& holder,
                            Duration age) const {
-    Data d = object();
+    Data d = Data::object();
     d.set("target", target);
     d.set("id", id.value);
     d.set("what", what);
@@ -283,13 +289,13 @@ std::string Reporter::shutdown_notice(std::string_view why,
                                       const std::vector<std::string>& approvals,
                                       const std::vector<std::string>& runs,
                                       Duration grace) const {
-    Data d = object();
+    Data d = Data::object();
     d.set("why", std::string(why));
-    Data approval_list = list();
+    Data approval_list = Data::list();
     for (const auto& a : approvals) {
         approval_list.push_back(Data{a});
     }
-    Data run_list = list();
+    Data run_list = Data::list();
     for (const auto& r : runs) {
         run_list.push_back(Data{r});
     }
@@ -302,7 +308,7 @@ std::string Reporter::shutdown_notice(std::string_view why,
 }
 
 std::string Reporter::state_not_saved(const Run& run, std::string_view error) const {
-    Data d = object();
+    Data d = Data::object();
     d.set("id", run.id.value);
     d.set("error", std::string(error));
     d.set("running", run.state == RunState::Running);
@@ -310,9 +316,9 @@ std::string Reporter::state_not_saved(const Run& run, std::string_view error) co
 }
 
 std::string Reporter::help() const {
-    Data d = object();
+    Data d = Data::object();
     d.set("usage", std::string(command_usage()));
-    Data examples = list();
+    Data examples = Data::list();
     for (const char* e : {"/rollback backend --reason error rate spike",
                           "/rollback backend abc1234f --dry-run",
                           "/rollback full --reason P0 after deploy",
@@ -321,75 +327,6 @@ std::string Reporter::help() const {
     }
     d.set("examples", examples);
     return renderer_.render("help", d);
-}
-
-std::string Reporter::status(const std::vector<DeploymentStatus>& deployments,
-                             const std::vector<ActiveRun>& runs,
-                             std::chrono::system_clock::time_point now,
-                             const ServiceNow& service) const {
-    Data d = object();
-    d.set("namespace", settings_.kubernetes.namespace_name);
-    Data ds = list();
-    for (const auto& dep : deployments) {
-        Data x = object();
-        x.set("name", dep.name);
-        x.set("ok", dep.state.has_value());
-        if (dep.state) {
-            x.set("tag", dep.state->tag);
-            x.set("revision", std::to_string(dep.state->revision));
-            x.set("ready", std::to_string(dep.state->ready));
-            x.set("desired", std::to_string(dep.state->desired));
-            if (dep.pods && dep.pods->error.empty()) {
-                std::string problems;
-                for (const auto& pod : dep.pods->pods) {
-                    if (auto p = pod_problem(pod); !p.empty()) {
-                        problems += (problems.empty() ? "" : "; ") + pod.name + ": " + p;
-                    }
-                }
-                x.set("pods_known", true);
-                x.set("restarts", std::to_string(dep.pods->restarts()));
-                if (!problems.empty()) {
-                    x.set("problem", problems);
-                }
-            } else if (dep.pods) {
-                x.set("problem", "pods unreadable: " + dep.pods->error);
-            }
-        } else {
-            x.set("error", dep.error);
-        }
-        ds.push_back(x);
-    }
-    d.set("deployments", ds);
-    if (service.health || service.error_rate) {
-        Data sv = object();
-        const auto [health_icon, health_text] = health_line(service.health);
-        sv.set("health_icon", health_icon);
-        sv.set("health", health_text);
-        const MetricReading rate = service.error_rate.value_or(MetricReading{});
-        const auto [rate_icon, rate_text] =
-            metric_line(rate, settings_.verify.max_error_rate, format_percent);
-        sv.set("error_rate_icon", rate_icon);
-        sv.set("error_rate", rate_text);
-        sv.set("max_error_rate", format_percent(settings_.verify.max_error_rate));
-        d.set("service", sv);
-    }
-    Data rs = list();
-    for (const auto& r : runs) {
-        Data x = object();
-        x.set("icon", "⏳");
-        x.set("id", r.id.value);
-        x.set("request", r.request);
-        x.set("requester", mention(r.requester));
-        x.set("state", r.state);
-        x.set("since",
-              format_duration(std::chrono::duration_cast<Duration>(now - r.since)) + " ago");
-        if (!r.holds.empty()) {
-            x.set("holds", r.holds);
-        }
-        rs.push_back(x);
-    }
-    d.set("runs", rs);
-    return renderer_.render("status", d);
 }
 
 }  // namespace rollbot::core

@@ -16,16 +16,12 @@ constexpr std::string_view kPass = "✅";
 constexpr std::string_view kFail = "⚠️";
 constexpr std::string_view kUnknown = "❔";
 
-Data object() {
-    return Data::object();
-}
-
 std::string icon(std::string_view which) {
     return std::string(which);
 }
 
 Data pods_line(const PodsCheck& check) {
-    Data d = object();
+    Data d = Data::object();
     d.set("deployment", check.deployment);
     d.set("readable", check.error.empty());
     if (!check.error.empty()) {
@@ -84,7 +80,7 @@ std::pair<std::string, std::string> health_line(const std::optional<HealthCheck>
 std::string Reporter::verification_summary(const Verification& v,
                                            const Verdict& verdict,
                                            const VerifySettings& settings) const {
-    Data d = object();
+    Data d = Data::object();
     d.set("at", fmt::format("{:%H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(v.at)));
     d.set("rollout_icon", icon(v.rollout_finished ? kPass : kFail));
     d.set("rollout", v.rollout_finished ? "finished" : "not finished");
@@ -109,7 +105,7 @@ std::string Reporter::verification_summary(const Verification& v,
     d.set("restored", verdict.restored);
     Data reasons = Data::list();
     for (const auto& reason : verdict.reasons) {
-        Data r = object();
+        Data r = Data::object();
         r.set("text", reason);
         reasons.push_back(r);
     }
@@ -120,7 +116,7 @@ std::string Reporter::verification_summary(const Verification& v,
 std::string Reporter::time_table(const std::vector<TimeRow>& rows) const {
     Data list = Data::list();
     for (const auto& row : rows) {
-        Data r = object();
+        Data r = Data::object();
         r.set("icon", row.measured ? icon(row.met() ? kPass : kFail) : std::string("—"));
         r.set("phase", row.phase);
         // An unmeasured row with a note says why (no incident start), the others "not reached".
@@ -134,7 +130,7 @@ std::string Reporter::time_table(const std::vector<TimeRow>& rows) const {
         }
         list.push_back(r);
     }
-    Data d = object();
+    Data d = Data::object();
     d.set("rows", list);
     return renderer_.render("time_table", d);
 }
@@ -147,7 +143,7 @@ std::string Reporter::watch_update(const Verification& at_report,
                                    const Verdict& verdict,
                                    std::string_view suggestion) const {
     const auto& settings = settings_.verify;
-    Data d = object();
+    Data d = Data::object();
     d.set("after", format_minutes(after));
     const auto [rate_icon, rate_text] =
         metric_line(now.error_rate, settings.max_error_rate, format_percent);
@@ -181,7 +177,7 @@ std::string Reporter::watch_update(const Verification& at_report,
                                          : "🟡");
         Data reasons = Data::list();
         for (const auto& reason : verdict.reasons) {
-            Data r = object();
+            Data r = Data::object();
             r.set("text", reason);
             reasons.push_back(r);
         }
@@ -197,7 +193,7 @@ std::string Reporter::watch_update(const Verification& at_report,
 }
 
 std::string Reporter::advice(const Advice& advice) const {
-    Data d = object();
+    Data d = Data::object();
     d.set("now", advice.kind == AdviceKind::RollbackNow);
     d.set("hotfix", advice.kind == AdviceKind::ProbablyHotfix);
     d.set("unrelated", advice.kind == AdviceKind::NotDeploymentRelated);
@@ -205,7 +201,7 @@ std::string Reporter::advice(const Advice& advice) const {
     const auto lines = [](const std::vector<std::string>& texts) {
         Data list = Data::list();
         for (const auto& text : texts) {
-            Data t = object();
+            Data t = Data::object();
             t.set("text", text);
             list.push_back(t);
         }

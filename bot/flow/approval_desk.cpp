@@ -66,6 +66,13 @@ asio::awaitable<CommandOutcome> ApprovalDesk::request(
             cmd.reply, deps_.reporter.refused(kCannotHold, std::nullopt, saved.error().message));
         co_return CommandOutcome::Refused;
     }
+    co_return co_await show_first_card(handle, std::move(cmd));
+}
+
+asio::awaitable<CommandOutcome> ApprovalDesk::show_first_card(ApprovalHandle handle,
+                                                              SlashCommand cmd) {
+    const RequestId id = handle->request.id;
+    const ApprovalPolicy policy = handle->approval.policy();
     auto card = co_await post_card(handle, {});
     if (handle->closed) {
         co_return CommandOutcome::ApprovalRequested;
@@ -91,7 +98,7 @@ asio::awaitable<CommandOutcome> ApprovalDesk::request(
                         id,
                         cmd.user,
                         fmt::format("state=pending plan={} card={} expires_ms={}",
-                                    plan->id,
+                                    handle->approval.snapshot().plan_id,
                                     card->ts,
                                     std::chrono::duration_cast<Duration>(policy.timeout).count())});
     arm_expiry(handle);

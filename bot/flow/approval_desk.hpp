@@ -103,6 +103,8 @@ public:
     [[nodiscard]] const std::map<RequestId, ApprovalHandle>& open() const { return open_; }
 
 private:
+    /// The card of a new request: posted, audited, its expiry armed, the requester told.
+    boost::asio::awaitable<CommandOutcome> show_first_card(ApprovalHandle handle, SlashCommand cmd);
     boost::asio::awaitable<void> decided(ApprovalHandle handle, ApprovalDecision decision);
     boost::asio::awaitable<void> run_approved(ApprovalHandle handle);
     boost::asio::awaitable<void> supersede(ApprovalHandle handle, Result<Plan> plan);

@@ -102,19 +102,7 @@ asio::awaitable<void> RunExecutor::run_step(Run& run, std::size_t index) {
         run,
         fmt::format(
             "running step {}/{}: `{}`", index + 1, run.plan.steps.size(), display_command(step)));
-    StepResult result;
-    if (step.kind == StepKind::KubectlRolloutStatus && !step.deployment.empty()) {
-        const auto& before = run.plan.before.deployments;
-        const auto it = before.find(step.deployment);
-        const std::int64_t revision_before = it == before.end() ? 0 : it->second.revision;
-        WatchedStep watched = co_await deps_.watch.run_watched(step, revision_before, run.id);
-        if (!watched.failure.empty()) {
-            run.rollout_failure = watched.failure;
-        }
-        result = std::move(watched.result);
-    } else {
-        result = co_await deps_.runbook.run(step);
-    }
+    StepResult result = co_await perform(run, step);
     const StoredStep record{static_cast<int>(index + 1),
                             display_command(step),
                             result.outcome,
@@ -142,23 +130,42 @@ asio::awaitable<void> RunExecutor::run_step(Run& run, std::size_t index) {
     if (done.ok() && step.phase == Phase::Rollout) {
         run.marks.rollout_done = deps_.clock.steady_now();
     }
-    std::optional<MessageTs> thread;
-    if (run.card) {
-        thread = run.card->ts;
-    }
-    OutboundMessage line{
-        run.channel, thread, deps_.reporter.step_line(run, run.results.size() - 1)};
-    auto posted =
-        co_await deps_.outbox.post(std::move(line), fmt::format("{}/step{}", run.id, index + 1));
-    if (!posted) {
-        deps_.log->warn("rollback.step_line_queued id={} error={}", run.id, posted.error().message);
-    }
+    co_await post_step_line(run, index);
     if (done.outcome == StepOutcome::NoChange) {
         run.state = RunState::NoChange;
     } else if (done.outcome == StepOutcome::Cancelled) {
         run.state = RunState::Cancelled;
     } else if (!done.ok()) {
         run.state = RunState::Failed;
+    }
+}
+
+asio::awaitable<StepResult> RunExecutor::perform(Run& run, Step step) {
+    if (step.kind != StepKind::KubectlRolloutStatus || step.deployment.empty()) {
+        co_return co_await deps_.runbook.run(std::move(step));
+    }
+    // A rollout: the crash-loop watch runs beside it, from the revision it started at.
+    const auto& before = run.plan.before.deployments;
+    const auto it = before.find(step.deployment);
+    const std::int64_t revision_before = it == before.end() ? 0 : it->second.revision;
+    WatchedStep watched =
+        co_await deps_.watch.run_watched(std::move(step), revision_before, run.id);
+    if (!watched.failure.empty()) {
+        run.rollout_failure = watched.failure;
+    }
+    co_return std::move(watched.result);
+}
+
+asio::awaitable<void> RunExecutor::post_step_line(Run& run, std::size_t index) {
+    std::optional<MessageTs> thread;
+    if (run.card) {
+        thread = run.card->ts;
+    }
+    OutboundMessage line{run.channel, thread, deps_.reporter.step_line(run, index)};
+    auto posted =
+        co_await deps_.outbox.post(std::move(line), fmt::format("{}/step{}", run.id, index + 1));
+    if (!posted) {
+        deps_.log->warn("rollback.step_line_queued id={} error={}", run.id, posted.error().message);
     }
 }
 

@@ -73,6 +73,9 @@ public:
 private:
     boost::asio::awaitable<void> execute(Run& run);
     boost::asio::awaitable<void> run_step(Run& run, std::size_t index);
+    /// Runs one step; a rollout with the crash-loop watch beside it.
+    boost::asio::awaitable<StepResult> perform(Run& run, Step step);
+    boost::asio::awaitable<void> post_step_line(Run& run, std::size_t index);
     boost::asio::awaitable<void> finish(Run& run);
     boost::asio::awaitable<void> verify_after(Run& run);
     boost::asio::awaitable<void> report(Run& run);
@@ -82,8 +85,6 @@ private:
     /// A write of a run's progress failed: logged, counted, and the channel told once per run
     /// (directly, as the outbox cannot store it either).
     boost::asio::awaitable<void> state_not_saved(Run& run, std::string what, Error error);
-    /// Posts `text` in the run's thread (under its card once that is known), through the outbox.
-    boost::asio::awaitable<void> post_in_thread(Run& run, std::string text, std::string key);
     Run& add_run(RunStart start);
 
     RunExecutorDeps deps_;
