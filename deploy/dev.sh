@@ -6,7 +6,7 @@
 #   deploy/dev.sh check   only the deploy checks (Kubernetes manifests, systemd unit, Dockerfile)
 #   deploy/dev.sh asan    the whole test suite again, built with ASan + UBSan (build-asan/)
 #   deploy/dev.sh fuzz [s] each libFuzzer target in test/fuzz for s seconds (default 60; clang)
-#   deploy/dev.sh lint    clang-format check and clang-tidy over the project's sources
+#   deploy/dev.sh lint    clang-format, clang-tidy, the GCC 12 coroutine check, the layering check
 #   deploy/dev.sh bench   the benchmarks in test/bench (figures, not pass/fail)
 #   deploy/dev.sh build   only installs and builds
 # Environment: ROLLBOT_BUILD_DIR (default ./build), ROLLBOT_CMAKE_ARGS (extra cmake arguments),
@@ -173,6 +173,10 @@ run_lint() {
   install_packages "${LINT_PACKAGES[@]}"
   say "clang-format"
   git -C "$ROOT" ls-files '*.cpp' '*.hpp' | (cd "$ROOT" && xargs clang-format --dry-run --Werror)
+  say "coroutine arguments (GCC 12)"
+  git -C "$ROOT" ls-files '*.cpp' | (cd "$ROOT" && xargs python3 deploy/lint/coroutine_args.py)
+  say "layering: dependency direction, pure code without Asio, file sizes"
+  (cd "$ROOT" && python3 deploy/lint/layering.py "$BUILD")
   say "clang-tidy"
   git -C "$ROOT" ls-files 'bot/*.cpp' 'adapters/*.cpp' 'actions/*.cpp' 'config/*.cpp' \
     'templates/*.cpp' |
