@@ -160,7 +160,11 @@ asio::awaitable<void> ApprovalDesk::cancel(SlashCommand cmd, std::optional<Reque
     if (!decision.changed) {
         deps_.audit.record(
             {AuditKind::Cancel, *id, cmd.user, fmt::format("rule={}", to_string(decision.rule))});
-        co_await deps_.chat.reply(cmd.reply, deps_.reporter.refused(decision.explanation));
+        // The machine's sentence carries mentions (of ids, no user text): refused() would
+        // escape them into visible "&lt;@U…&gt;".
+        co_await deps_.chat.reply(
+            cmd.reply,
+            fmt::format("🚫 {} {} is still waiting for approval.", decision.explanation, id->value));
         co_return;
     }
     co_await decided(handle, std::move(decision));

@@ -99,7 +99,10 @@ TEST_F(ApprovalDeskCancel, ApproverCancelsById) {
 TEST_F(ApprovalDeskCancel, SomeoneElseCannotCancel) {
     d().request("db -1");
     d().cancel("U0CAROL", "R1");
-    EXPECT_THAT(replies_to(h, "U0CAROL"), HasSubstr("cannot cancel R1: only the requester"));
+    // The mentions work: Slack shows "&lt;@U0CAROL&gt;" as text, not as a name.
+    EXPECT_EQ(replies_to(h, "U0CAROL"),
+              "🚫 <@U0CAROL> cannot cancel R1: only the requester <@U0ALICE> or an approver can. "
+              "R1 is still waiting for approval.\n");
     EXPECT_TRUE(d().is_open("R1"));
     EXPECT_EQ(d().holder_of("db"), "R1");
     EXPECT_THAT(h.chat.text_of(card()), HasSubstr("*Pending*"));
