@@ -174,6 +174,27 @@ TEST_F(ApprovalDeskTimeOfCheck, TheNewCardHasItsOwnExpiry) {
     EXPECT_THAT(h.chat.text_of(new_card), HasSubstr("*Expired*"));
 }
 
+TEST_F(ApprovalDeskTimeOfCheck, NewCardThatCannotBePostedIsSaidOnTheOldCard) {
+    d().request("db -1");
+    const auto old_card = card();
+    h.runbook.set_database(migrated_database());
+    h.chat.fail_posts(1);
+    d().react("U0BOB", kApprove, old_card);
+    EXPECT_TRUE(d().runs.started.empty());
+    EXPECT_EQ(h.chat.count_posts("Approval needed"), 1U);
+    const auto text = h.chat.text_of(old_card);
+    EXPECT_THAT(text, HasSubstr("rollbot could not post the new card: 503"));
+    EXPECT_THAT(text, HasSubstr("ask again with /rollback"));
+    EXPECT_THAT(text, Not(HasSubstr("a new card asks again")));  // no new card is coming
+    EXPECT_THAT(text, HasSubstr("now at `3f2a1b4c5d6e`"));       // still the plan it showed
+    EXPECT_FALSE(d().is_open("R1"));
+    EXPECT_EQ(d().holder_of("db"), "");
+    EXPECT_EQ(stored_approval(h, "R1").approval.state, ApprovalState::Superseded);
+    EXPECT_EQ(h.counter("rollbot_approvals_total", {"superseded"}), 1);
+    EXPECT_EQ(h.counter("rollbot_approvals_total", {"pending"}), 0);
+    EXPECT_THAT(audit_trail(h, "R1"), HasSubstr("state=superseded why=\"new card not posted: 503"));
+}
+
 TEST_F(ApprovalDeskTimeOfCheck, PlanUnreadableAtTheCheckClosesWithoutRunning) {
     d().request("db -1");
     h.runbook.set_database(std::nullopt);
