@@ -62,6 +62,10 @@ asio::awaitable<CommandOutcome> ApprovalDesk::request(
     if (auto saved = save(*handle); !saved) {
         open_.erase(id);
         deps_.locks.release(id);
+        deps_.audit.record({AuditKind::Refused,
+                            id,
+                            cmd.user,
+                            "why=" + log_quote("approval not saved: " + saved.error().message)});
         co_await deps_.chat.reply(
             cmd.reply, deps_.reporter.refused(kCannotHold, std::nullopt, saved.error().message));
         co_return CommandOutcome::Refused;

@@ -85,6 +85,10 @@ TEST_F(ApprovalDeskRequest, ApprovalThatCannotBeSavedIsRefusedAndNothingStaysOpe
     EXPECT_TRUE(d().desk.open().empty());
     EXPECT_EQ(d().holder_of("db"), "");
     EXPECT_EQ(h.counter("rollbot_state_write_errors_total", {"approval"}), 1);
+    // The trail says how the request ended, not just that it came.
+    EXPECT_THAT(audit_trail(h, "R1"),
+                HasSubstr("refused U0ALICE why=\"approval not saved: state.save_approval: disk "
+                          "I/O error\""));
     h.store.heal_all();
     const auto open = h.store.open_approvals();
     ASSERT_TRUE(open);
