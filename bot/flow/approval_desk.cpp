@@ -62,6 +62,10 @@ asio::awaitable<CommandOutcome> ApprovalDesk::request(
     if (auto saved = save(*handle); !saved) {
         open_.erase(id);
         deps_.locks.release(id);
+        deps_.audit.record({AuditKind::Refused,
+                            id,
+                            cmd.user,
+                            "why=" + log_quote("approval not saved: " + saved.error().message)});
         co_await deps_.chat.reply(
             cmd.reply, deps_.reporter.refused(kCannotHold, std::nullopt, saved.error().message));
         co_return CommandOutcome::Refused;
@@ -167,7 +171,11 @@ asio::awaitable<void> ApprovalDesk::cancel(SlashCommand cmd, std::optional<Reque
     if (!decision.changed) {
         deps_.audit.record(
             {AuditKind::Cancel, *id, cmd.user, fmt::format("rule={}", to_string(decision.rule))});
-        co_await deps_.chat.reply(cmd.reply, deps_.reporter.refused(decision.explanation));
+        // The machine's sentence carries mentions (of ids, no user text): refused() would
+        // escape them into visible "&lt;@U…&gt;".
+        co_await deps_.chat.reply(
+            cmd.reply,
+            fmt::format("🚫 {} {} is still waiting for approval.", decision.explanation, id->value));
         co_return;
     }
     co_await decided(handle, std::move(decision));

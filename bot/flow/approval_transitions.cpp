@@ -160,10 +160,30 @@ asio::awaitable<void> ApprovalDesk::supersede(ApprovalHandle handle, Result<Plan
     handle->expiry.cancel();
     const ApprovalPolicy policy = handle->approval.policy();
     const UserId requester = handle->request.requester;
+    Approval superseded = handle->approval;
+    std::string shown_body = handle->body;
     handle->approval =
         Approval{id, handle->rollback.action, policy, requester, plan->id, deps_.clock.now()};
     handle->body = deps_.reporter.approval_body(id, requester, handle->reason, *plan, policy);
     auto card = co_await post_card(handle, {});
+    if (!card && !handle->closed) {
+        // The old card promised a new one: say on it that none came, and close it as superseded.
+        handle->approval = std::move(superseded);
+        handle->body = std::move(shown_body);
+        const std::string error = card.error().message;
+        deps_.audit.record({AuditKind::Approval,
+                            id,
+                            {},
+                            "state=superseded why=" + log_quote("new card not posted: " + error)});
+        co_await refresh_card(
+            handle,
+            fmt::format("the plan changed between approval and execution (plan {} is now {}) "
+                        "and rollbot could not post the new card: {}. Nothing ran; ask again "
+                        "with /rollback.",
+                        shown,
+                        plan->id,
+                        templates::escape_mrkdwn(error)));
+    }
     if (!card || handle->closed) {
         close(handle);
         co_return;
