@@ -219,6 +219,49 @@ TEST(RolloutWatch, PodsOfTheOldRevisionDoNotCount) {
     EXPECT_THAT(watched->result.summary, Not(HasSubstr("failing")));
 }
 
+TEST(RolloutWatch, WithoutTheRevisionBeforeTheOldPodsAreNotTakenForTheNewOnes) {
+    FlowHarness h;
+    Watch w(h);
+    h.runbook.hold(StepKind::KubectlRolloutStatus);
+    // The deployment could not be read before the change (revision 0): the crash-looping pods
+    // still shown as current are the incident's, not the target's.
+    h.runbook.queue_pods("backend", pods(3, {pod("backend-5f6e-old", 9, "CrashLoopBackOff")}));
+
+    std::optional<core::WatchedStep> watched;
+    h.spawn(store_into(w.watch.run_watched(rollout_status(h), 0, core::RequestId{"R1"}), &watched));
+    h.advance(3s);
+    h.advance(3s);
+    EXPECT_THAT(h.runbook.stopped_waiting(), IsEmpty());
+    EXPECT_FALSE(watched);
+
+    h.runbook.release(StepKind::KubectlRolloutStatus);
+    h.run();
+    ASSERT_TRUE(watched);
+    EXPECT_EQ(watched->result.outcome, StepOutcome::Succeeded);
+    EXPECT_EQ(watched->failure, "");
+}
+
+TEST(RolloutWatch, BackendUnreadableBeforeTheRollbackIsNotReportedAsTheTargetFailing) {
+    FlowHarness h;
+    h.runbook.set_unreadable("backend");  // kubectl get deployment failed when it was planned
+    h.runbook.hold(StepKind::KubectlRolloutStatus);
+    h.runbook.queue_pods("backend", pods(3, {pod("backend-5f6e-old", 9, "CrashLoopBackOff")}));
+    h.command("backend --reason crash loop after deploy");
+    h.runbook.set_unreadable("backend", false);
+    h.advance(3s);
+    EXPECT_EQ(h.chat.count_posts("ROLLBACK FAILED"), 0U);
+    EXPECT_THAT(h.runbook.stopped_waiting(), IsEmpty());
+
+    h.runbook.release(StepKind::KubectlRolloutStatus);
+    h.run();
+    // The rollout is reported as done; the verification under it shows the pods as they are.
+    EXPECT_EQ(h.chat.count_posts("ROLLBACK FAILED"), 0U);
+    EXPECT_EQ(h.chat.count_posts("fails as well"), 0U);
+    EXPECT_THAT(h.post("⏪ ROLLBACK EXECUTED").message.text,
+                HasSubstr("Rolled back from: backend unknown"));
+    EXPECT_EQ(h.runbook.ran(StepKind::KubectlRolloutStatus), 1U);
+}
+
 TEST(RolloutWatch, CrashLoopDuringARollbackFailsItsRolloutStepInTheReport) {
     FlowHarness h;
     h.runbook.set_deployment_after(StepKind::KubectlUndo, deployment("backend", 4, "a1b2c3d4"));
