@@ -130,6 +130,18 @@ asio::awaitable<WatchedStep> RolloutWatch::run_watched(Step step,
                                                        std::int64_t revision_before,
                                                        RequestId id) {
     const std::string deployment = step.deployment;
+    if (revision_before == 0) {
+        // The deployment could not be read before the change, so the ReplicaSet rolled back
+        // from cannot be told from the new one: its crash loop (often the incident itself)
+        // would stop a rollout that is going well. The verification after the step shows the
+        // pods.
+        log_->info("rollout.watch_skipped id={} deployment={} why=\"revision before unknown\"",
+                   id,
+                   deployment);
+        WatchedStep unwatched;
+        unwatched.result = co_await runbook_.run(std::move(step));
+        co_return unwatched;
+    }
     auto poll = std::make_shared<Poll>(tasks_.executor(), clock_);
     WatchedStep watched;
     watched.result = co_await (run_then_stop(std::move(step), poll) &&

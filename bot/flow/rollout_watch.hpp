@@ -70,6 +70,7 @@ public:
     /// Runs a `rollout status` step while polling the pods of the new ReplicaSet (once the
     /// revision has moved on from `revision_before`): the first crash loop, pull failure or
     /// restart stops the wait, and the step fails saying why instead of waiting out its timeout.
+    /// A `revision_before` of 0 (not read) runs the step unwatched.
     boost::asio::awaitable<WatchedStep> run_watched(Step step,
                                                     std::int64_t revision_before,
                                                     RequestId id);

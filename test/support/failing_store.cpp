@@ -3,6 +3,9 @@
 namespace rollbot::test {
 
 bool FailingStore::refuses(const std::string& operation) {
+    if (auto hook = hooks_.find(operation); hook != hooks_.end()) {
+        hook->second();
+    }
     if (!failing_.contains(operation)) {
         return false;
     }

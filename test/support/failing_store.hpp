@@ -2,6 +2,8 @@
 
 #include "bot/ports/state_store.hpp"
 
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -18,6 +20,11 @@ public:
     void fail(std::string operation) { failing_.insert(std::move(operation)); }
     void heal(const std::string& operation) { failing_.erase(operation); }
     void heal_all() { failing_.clear(); }
+    /// Calls `hook` each time `operation` is called, before it is forwarded (or refused): for
+    /// tests that look at the state at that moment.
+    void before(std::string operation, std::function<void()> hook) {
+        hooks_[std::move(operation)] = std::move(hook);
+    }
     /// How many calls were refused.
     [[nodiscard]] int refused() const { return refused_; }
 
@@ -55,6 +62,7 @@ private:
 
     core::StateStore& inner_;
     std::set<std::string> failing_;
+    std::map<std::string, std::function<void()>> hooks_;
     int refused_ = 0;
 };
 

@@ -96,7 +96,17 @@ void FakeRunbook::hold(StepKind kind) {
         Held{std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max()),
              false,
              false,
+             {},
              {}};
+}
+
+void FakeRunbook::hold(StepKind kind, std::string deployment) {
+    hold(kind);
+    held_[kind].only = std::move(deployment);
+}
+
+void FakeRunbook::set_deployment_after(StepKind kind, core::DeploymentState state) {
+    after_[kind] = std::move(state);
 }
 
 void FakeRunbook::release(StepKind kind) {
@@ -225,7 +235,8 @@ asio::awaitable<core::StepResult> FakeRunbook::run(Step step) {
     if (auto it = results_.find(kind); it != results_.end()) {
         result = it->second;
     }
-    if (auto it = held_.find(kind); it != held_.end()) {
+    if (auto it = held_.find(kind);
+        it != held_.end() && (it->second.only.empty() || it->second.only == step.deployment)) {
         const auto gate = it->second.gate;
         it->second.waiting = true;
         it->second.deployment = step.deployment;
@@ -237,6 +248,9 @@ asio::awaitable<core::StepResult> FakeRunbook::run(Step step) {
             result.exit_code.reset();
             result.summary = "stopped";
         }
+    }
+    if (auto it = after_.find(kind); it != after_.end() && result.ok()) {
+        set_deployment(it->second);
     }
     co_return result;
 }

@@ -38,7 +38,12 @@ public:
     void queue_pods(const std::string& deployment, core::PodsCheck check);
     /// The next step of `kind` waits until release(kind), stop_waiting or cancel_all.
     void hold(core::StepKind kind);
+    /// Like hold(kind), for the step on `deployment` only: steps of `kind` on other
+    /// deployments run on.
+    void hold(core::StepKind kind, std::string deployment);
     void release(core::StepKind kind);
+    /// Once a step of `kind` succeeds, its deployment reads as `state` (what the undo did).
+    void set_deployment_after(core::StepKind kind, core::DeploymentState state);
 
     [[nodiscard]] const std::vector<core::Step>& steps_run() const { return steps_run_; }
     /// Steps run of `kind`.
@@ -66,6 +71,7 @@ private:
         bool waiting = false;
         bool cancelled = false;
         std::string deployment;
+        std::string only;  // the deployment whose step is held ("" = any)
     };
     void open_gate(core::StepKind kind, bool cancelled);
 
@@ -76,6 +82,7 @@ private:
     std::map<core::StepKind, core::StepResult> results_;
     std::map<std::string, std::deque<core::PodsCheck>> pods_;
     std::map<core::StepKind, Held> held_;
+    std::map<core::StepKind, core::DeploymentState> after_;
     std::vector<core::Step> steps_run_;
     std::vector<std::string> stopped_;
     int cancel_all_calls_ = 0;
