@@ -73,6 +73,8 @@ private:
     bool pumping_ = false;
     bool hurry_ = false;  // draining for shutdown: no pause between retries
     int sending_ = 0;     // direct deliveries in flight (send()), not yet marked delivered
+    // A 429's Retry-After, from a direct send or the pump: no retry before it.
+    std::chrono::steady_clock::time_point not_before_{};
     std::size_t depth_ = 0;
     Timer retry_;                           // the pump's pause between retries
     Timer drained_;                         // cancelled when the depth changes or the pump ends

@@ -177,6 +177,17 @@ TEST_F(OutboxTest, ARetryAfterFromA429OnARetryIsHonoured) {
     EXPECT_THAT(delivered(), ElementsAre("report"));
 }
 
+TEST_F(OutboxTest, ARetryAfterFromA429OnTheFirstAttemptIsHonoured) {
+    h.chat.fail_posts(1, rate_limited(30s));
+    post({"report"});  // posted directly: Slack answers 429, Retry-After 30 s
+    ASSERT_EQ(attempts(), 1U);
+
+    h.advance(30s - 1ms);
+    EXPECT_EQ(attempts(), 1U) << "retried before Slack's Retry-After";
+    h.advance(1ms);
+    EXPECT_THAT(delivered(), ElementsAre("report"));
+}
+
 TEST_F(OutboxTest, DeliveredMessagesAreNotPostedAgain) {
     post({"card"});
     h.chat.fail_posts(1);
