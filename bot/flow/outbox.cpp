@@ -119,6 +119,7 @@ asio::awaitable<Result<MessageRef>> Outbox::deliver(OutboxEntry entry) {
         co_return posted;
     }
     if (auto done = store_.outbox_delivered(entry.seq, posted->ts); !done) {
+        unmarked_.insert(entry.seq);
         log_->error("outbox.not_marked seq={} error={} (it may be posted again after a restart)",
                     entry.seq,
                     done.error().message);
@@ -179,6 +180,7 @@ asio::awaitable<void> Outbox::pump() {
             changed();
             co_return;
         }
+        std::erase_if(*pending, [this](const OutboxEntry& e) { return unmarked_.contains(e.seq); });
         depth_ = pending->size();
         if (pending->empty()) {
             pumping_ = false;

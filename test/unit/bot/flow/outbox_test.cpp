@@ -340,5 +340,33 @@ TEST_F(OutboxTest, PostLaterDeliversInTheBackgroundInOrder) {
     EXPECT_EQ(outbox.depth(), 0U);
 }
 
+TEST_F(OutboxTest, ADeliveryTheStoreCannotMarkIsNotPostedAgainByThisProcess) {
+    h.store.fail("outbox_delivered");  // a full disk: the mark is lost, the post is not
+    h.chat.fail_posts(1);
+    post({"report"});
+    h.advance(1s);
+    EXPECT_THAT(delivered(), ElementsAre("report"));
+    EXPECT_THAT(h.logs(), HasSubstr("outbox.not_marked seq=1"));
+
+    post({"next"});
+    h.advance(1min);
+    EXPECT_EQ(h.chat.count_posts("report"), 1U);
+    EXPECT_THAT(delivered(), ElementsAre("report", "next"));
+    EXPECT_EQ(outbox.depth(), 0U);
+}
+
+TEST_F(OutboxTest, ADirectDeliveryTheStoreCannotMarkIsNotPostedAgainWhenALaterOneFails) {
+    h.store.fail("outbox_delivered");
+    post({"report"});  // delivered at once; the mark is lost
+    ASSERT_THAT(delivered(), ElementsAre("report"));
+    h.chat.accept_at_most(5);  // ends a pump that would post the report again and again
+    h.chat.fail_posts(1);
+    post({"next"});  // fails: the pump starts
+    h.advance(1s);
+    EXPECT_EQ(h.chat.count_posts("report"), 1U);
+    EXPECT_THAT(delivered(), ElementsAre("report", "next"));
+    EXPECT_EQ(outbox.depth(), 0U);
+}
+
 }  // namespace
 }  // namespace rollbot::test
