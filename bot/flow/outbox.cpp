@@ -110,12 +110,16 @@ asio::awaitable<Result<MessageRef>> Outbox::deliver(OutboxEntry entry) {
                    entry.seq,
                    entry.attempts + 1,
                    posted.error().message);
+        if (posted.error().retry_after) {
+            not_before_ = clock_.steady_now() + *posted.error().retry_after;
+        }
         if (auto failed = store_.outbox_failed(entry.seq); !failed) {
             log_->error("outbox.not_stored seq={} error={}", entry.seq, failed.error().message);
         }
         co_return posted;
     }
     if (auto done = store_.outbox_delivered(entry.seq, posted->ts); !done) {
+        unmarked_.insert(entry.seq);
         log_->error("outbox.not_marked seq={} error={} (it may be posted again after a restart)",
                     entry.seq,
                     done.error().message);
@@ -176,6 +180,7 @@ asio::awaitable<void> Outbox::pump() {
             changed();
             co_return;
         }
+        std::erase_if(*pending, [this](const OutboxEntry& e) { return unmarked_.contains(e.seq); });
         depth_ = pending->size();
         if (pending->empty()) {
             pumping_ = false;
@@ -187,15 +192,13 @@ asio::awaitable<void> Outbox::pump() {
         // Draining for shutdown: a short pause only, so the bound is spent trying.
         constexpr std::chrono::milliseconds kHurried{250};
         if (attempts > 0) {
-            retry_.expires_after(hurry_ ? kHurried : retry_pause(attempts));
+            // Slack's Retry-After, also one a direct send met before this pump started.
+            const auto paused = clock_.steady_now() + (hurry_ ? kHurried : retry_pause(attempts));
+            retry_.expires_at(hurry_ ? paused : std::max(paused, not_before_));
             (void)co_await retry_.wait();
         }
         auto delivered = co_await deliver(entry);
         failures = delivered ? 0 : failures + 1;
-        if (!delivered && delivered.error().retry_after && !hurry_) {
-            retry_.expires_after(*delivered.error().retry_after);
-            (void)co_await retry_.wait();
-        }
     }
 }
 

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 
 namespace rollbot::core {
@@ -73,7 +74,12 @@ private:
     bool pumping_ = false;
     bool hurry_ = false;  // draining for shutdown: no pause between retries
     int sending_ = 0;     // direct deliveries in flight (send()), not yet marked delivered
+    // A 429's Retry-After, from a direct send or the pump: no retry before it.
+    std::chrono::steady_clock::time_point not_before_{};
     std::size_t depth_ = 0;
+    // Delivered, but the store could not mark them: never posted again by this process (the
+    // store still lists them; a restart may post them again).
+    std::set<std::int64_t> unmarked_;
     Timer retry_;                           // the pump's pause between retries
     Timer drained_;                         // cancelled when the depth changes or the pump ends
     boost::asio::steady_timer sends_done_;  // never expires; cancelled when sending_ drops to 0

@@ -87,6 +87,13 @@ asio::awaitable<core::Result<core::MessageRef>> FakeChat::post(core::OutboundMes
         posts_.push_back(Post{std::move(message), core::MessageTs{}, true});
         co_return post_error_;
     }
+    if (accept_left_ && *accept_left_ == 0) {
+        posts_.push_back(Post{std::move(message), core::MessageTs{}, true});
+        co_return Error{ErrorKind::Http5xx, "503"};
+    }
+    if (accept_left_) {
+        --*accept_left_;
+    }
     const core::MessageTs ts{fmt::format("1700000000.{:06}", ++next_ts_)};
     const core::MessageRef where{message.channel, ts};
     posts_.push_back(Post{std::move(message), ts, false});

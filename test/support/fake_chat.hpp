@@ -46,6 +46,9 @@ public:
     void fail_user_info(std::string user, std::size_t times = 1);
     /// The next `times` posts fail with `error`.
     void fail_posts(std::size_t times, core::Error error = {core::ErrorKind::Http5xx, "503"});
+    /// After `posts` more accepted posts, every post fails (503): bounds a test of code that
+    /// might post again and again.
+    void accept_at_most(std::size_t posts) { accept_left_ = posts; }
 
     // What happened, in order.
     [[nodiscard]] const std::vector<Post>& posts() const { return posts_; }
@@ -80,6 +83,7 @@ private:
     std::map<std::string, std::size_t> failing_users_;
     std::size_t failing_posts_ = 0;
     core::Error post_error_;
+    std::optional<std::size_t> accept_left_;
     std::vector<Post> posts_;
     std::vector<Update> updates_;
     std::vector<Reply> replies_;
