@@ -184,7 +184,11 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     return n;
 }
 
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+int on_progress(void* user,
+                curl_off_t /*dltotal*/,
+                curl_off_t /*dlnow*/,
+                curl_off_t /*ultotal*/,
+                curl_off_t /*ulnow*/) {
     const auto& transfer = *static_cast<const Transfer*>(user);
     return (transfer.stopping->load() || transfer.cancelled->load()) ? 1 : 0;
 }
@@ -332,9 +336,9 @@ Error transfer_error(CURLcode code,
 // connection to Slack instead of paying a TCP and TLS handshake each. Freed when the pool's
 // thread ends (the client's destructor joins the pool).
 CURL* thread_handle() {
-    thread_local const EasyHandle easy(curl_easy_init(), &curl_easy_cleanup);
-    ROLLBOT_CHECK(easy != nullptr, "curl_easy_init failed");
-    return easy.get();
+    thread_local const EasyHandle kEasy(curl_easy_init(), &curl_easy_cleanup);
+    ROLLBOT_CHECK(kEasy != nullptr, "curl_easy_init failed");
+    return kEasy.get();
 }
 
 // Options point at this transfer's stack (error buffer, header list, callbacks' data): clear
@@ -345,6 +349,8 @@ public:
     ~ResetOnExit() { curl_easy_reset(easy_); }
     ResetOnExit(const ResetOnExit&) = delete;
     ResetOnExit& operator=(const ResetOnExit&) = delete;
+    ResetOnExit(ResetOnExit&&) = delete;
+    ResetOnExit& operator=(ResetOnExit&&) = delete;
 
 private:
     CURL* easy_;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <ranges>
 
 namespace rollbot::actions {
 namespace {
@@ -82,12 +83,12 @@ std::vector<core::RevisionInfo> revisions_with_sha(const std::vector<core::Revis
                                                    std::int64_t current) {
     constexpr std::size_t kShortest = 7;
     std::vector<core::RevisionInfo> found;
-    for (auto it = history.rbegin(); it != history.rend(); ++it) {
-        const std::string_view tag = it->tag;
+    for (const auto& revision : std::ranges::reverse_view(history)) {
+        const std::string_view tag = revision.tag;
         const bool match =
             tag.size() >= kShortest && (tag.starts_with(sha) || sha.starts_with(tag));
-        if (match && it->revision != current) {
-            found.push_back(*it);
+        if (match && revision.revision != current) {
+            found.push_back(revision);
         }
     }
     return found;

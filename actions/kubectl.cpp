@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <ranges>
 #include <sstream>
 
 namespace rollbot::actions {
@@ -41,9 +42,9 @@ std::string first_line(std::string_view text) {
 // The line of stderr that says what went wrong; kubectl puts it last after any klog noise.
 std::string error_line(std::string_view text) {
     auto lines = lines_of(text);
-    for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-        if (contains(*it, "error") || contains(*it, "Error") || contains(*it, "FAILED")) {
-            return *it;
+    for (const auto& line : std::ranges::reverse_view(lines)) {
+        if (contains(line, "error") || contains(line, "Error") || contains(line, "FAILED")) {
+            return line;
         }
     }
     return lines.empty() ? std::string{} : lines.back();
@@ -271,7 +272,8 @@ core::Result<core::DeploymentState> parse_deployment(std::string_view text,
     return s;
 }
 
-std::string explain_kubectl_error(std::string_view err) {
+std::string explain_kubectl_error(std::string_view stderr_text) {
+    const std::string_view err = stderr_text;
     struct Rule {
         std::string_view needle;
         std::string_view meaning;

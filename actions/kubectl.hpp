@@ -17,7 +17,7 @@ namespace rollbot::actions {
                                                     std::vector<std::string> args);
 
 /// Reads `kubectl get deployment <d> -o json`: image of `container`, revision, replica counts.
-[[nodiscard]] core::Result<core::DeploymentState> parse_deployment(std::string_view json,
+[[nodiscard]] core::Result<core::DeploymentState> parse_deployment(std::string_view text,
                                                                    std::string_view container);
 
 /// The tag of an image reference (`repo:tag` → `tag`; `repo@sha256:…` → the digest; none → "").

@@ -12,7 +12,8 @@ using core::Phase;
 using core::Step;
 using core::StepEffect;
 using core::StepKind;
-using std::chrono_literals::operator""s;
+// clang-tidy 14 does not see uses of a literal operator (misc-unused-using-decls).
+using std::chrono_literals::operator""s;  // NOLINT(misc-unused-using-decls)
 
 // kubectl's own --timeout fires first, so its message ("timed out waiting for the condition")
 // is what people see; the process timeout is only the backstop.

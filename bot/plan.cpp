@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace rollbot::core {
@@ -11,15 +12,12 @@ bool needs_quotes(std::string_view arg) {
     if (arg.empty()) {
         return true;
     }
-    for (char c : arg) {
+    return std::ranges::any_of(arg, [](char c) {
         const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                            (c >= '0' && c <= '9') ||
                            std::string_view("_-./:=@%+,").find(c) != std::string_view::npos;
-        if (!plain) {
-            return true;
-        }
-    }
-    return false;
+        return !plain;
+    });
 }
 
 std::string shell_quote(std::string_view arg) {

@@ -128,7 +128,7 @@ std::string Reporter::tags(const ClusterSnapshot& snapshot, const std::vector<st
 Reporter::Reporter(const templates::Renderer& renderer, const Settings& settings)
     : renderer_(renderer), settings_(settings) {}
 
-Data Reporter::common(const Run& run) const {
+Data Reporter::common(const Run& run) {
     Data d = Data::object();
     const auto affected = affected_deployments(run.plan.request.action);
     d.set("id", run.id.value);
@@ -187,7 +187,7 @@ std::string Reporter::step_line(const Run& run, std::size_t index) const {
     return renderer_.render("step", d);
 }
 
-std::string Reporter::final_status(const Run& run) const {
+std::string Reporter::final_status(const Run& run) {
     const auto elapsed = format_duration(since(run.marks));
     switch (run.state) {
         case RunState::Succeeded:

@@ -67,7 +67,7 @@ public:
     /// The report when a run ends: ROLLBACK EXECUTED, FAILED, NOTHING ROLLED BACK or DRY RUN.
     [[nodiscard]] std::string final_report(const Run& run) const;
     /// A one-word status for the request card when the run ends.
-    [[nodiscard]] std::string final_status(const Run& run) const;
+    [[nodiscard]] static std::string final_status(const Run& run);
 
     [[nodiscard]] std::string usage_error(std::string_view message) const;
     [[nodiscard]] std::string refused(std::string_view message,
@@ -133,7 +133,7 @@ public:
                                           const std::vector<std::string>& names);
 
 private:
-    [[nodiscard]] templates::Data common(const Run& run) const;
+    [[nodiscard]] static templates::Data common(const Run& run);
 
     const templates::Renderer& renderer_;
     const Settings& settings_;

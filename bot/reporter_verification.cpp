@@ -29,7 +29,9 @@ Data pods_line(const PodsCheck& check) {
         d.set("error", check.error);
         return d;
     }
-    int ooms = 0, crash_loops = 0, image_pull = 0;
+    int ooms = 0;
+    int crash_loops = 0;
+    int image_pull = 0;
     for (const auto& pod : check.pods) {
         ooms += pod_oom_killed(pod) ? 1 : 0;
         crash_loops += pod_crash_looping(pod) ? 1 : 0;

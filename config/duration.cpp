@@ -120,7 +120,8 @@ std::string duration_complaint(std::string_view text) {
     while (digits < t.size() && is_digit(t[digits])) {
         ++digits;
     }
-    if (digits > 0 && digits < t.size() && t.find_first_not_of("0123456789hms") != t.npos) {
+    if (digits > 0 && digits < t.size() &&
+        t.find_first_not_of("0123456789hms") != std::string_view::npos) {
         const std::string word = lower(trim(t.substr(digits)));
         for (const auto& [spelling, unit] : kUnitWords) {
             if (word == spelling) {

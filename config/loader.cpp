@@ -62,27 +62,27 @@ void sort_by_line(std::vector<Problem>& problems) {
 // nothing is built.
 class SecondDocument final : public YAML::EventHandler {
 public:
-    void OnDocumentStart(const YAML::Mark&) override { ++documents_; }
+    void OnDocumentStart(const YAML::Mark& /*mark*/) override { ++documents_; }
     void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { content(mark); }
+    void OnNull(const YAML::Mark& /*mark*/, YAML::anchor_t /*anchor*/) override {}
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { content(mark); }
     void OnScalar(const YAML::Mark& mark,
-                  const std::string&,
-                  YAML::anchor_t,
-                  const std::string&) override {
+                  const std::string& /*tag*/,
+                  YAML::anchor_t /*anchor*/,
+                  const std::string& /*value*/) override {
         content(mark);
     }
     void OnSequenceStart(const YAML::Mark& mark,
-                         const std::string&,
-                         YAML::anchor_t,
-                         YAML::EmitterStyle::value) override {
+                         const std::string& /*tag*/,
+                         YAML::anchor_t /*anchor*/,
+                         YAML::EmitterStyle::value /*style*/) override {
         content(mark);
     }
     void OnSequenceEnd() override {}
     void OnMapStart(const YAML::Mark& mark,
-                    const std::string&,
-                    YAML::anchor_t,
-                    YAML::EmitterStyle::value) override {
+                    const std::string& /*tag*/,
+                    YAML::anchor_t /*anchor*/,
+                    YAML::EmitterStyle::value /*style*/) override {
         content(mark);
     }
     void OnMapEnd() override {}
@@ -146,7 +146,9 @@ void throw_exception_from_error(const std::vector<Problem>& problems,
 
 Environment process_environment() {
     return [](std::string_view name) -> std::optional<std::string> {
-        const char* value = std::getenv(std::string(name).c_str());
+        // Read at start-up and on SIGHUP; rollbot never changes its own environment.
+        const char* value =
+            std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe)
         return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
     };
 }
@@ -165,7 +167,7 @@ LoadResult parse_settings(std::string_view yaml,
     detail::read_environment(ctx, env, options, settings);
     if (!ctx.problems.empty()) {
         sort_by_line(ctx.problems);
-        return LoadResult(boost::system::in_place_error, std::move(ctx.problems));
+        return {boost::system::in_place_error, std::move(ctx.problems)};
     }
     return settings;
 }

@@ -13,7 +13,8 @@ namespace {
 
 using core::Duration;
 using core::Principals;
-using std::chrono_literals::operator""s;
+// clang-tidy 14 does not see uses of a literal operator (misc-unused-using-decls).
+using std::chrono_literals::operator""s;  // NOLINT(misc-unused-using-decls)
 
 template <class T, class V>
 Field<T> text_field(std::string_view name, V T::*member, Check check) {
@@ -135,6 +136,7 @@ constexpr std::array kKinds{core::ActionKind::Full,
 void read_approvals(Context& ctx, const Value& v, core::Settings& out) {
     static const std::vector<std::string_view> kNames = [] {
         std::vector<std::string_view> n;
+        n.reserve(kKinds.size());
         for (auto kind : kKinds) {
             n.push_back(core::to_string(kind));
         }

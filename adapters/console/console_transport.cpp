@@ -312,7 +312,7 @@ asio::awaitable<core::Result<void>> ConsoleTransport::update(core::MessageRef re
     const std::set<std::string> before(old_lines.begin(), old_lines.end());
     std::string changed;
     for (const auto& line : split_lines(text)) {
-        if (before.count(line) == 0) {
+        if (!before.contains(line)) {
             changed += line + "\n";
         }
     }

@@ -29,10 +29,10 @@ struct ConsoleLine {
 };
 
 /// `/rollback …`, `/as U…`, `/in C…`, `+emoji`, `-emoji`, `/wait`, `/help`, `# text`.
-[[nodiscard]] ConsoleLine parse_console_line(std::string_view line);
+[[nodiscard]] ConsoleLine parse_console_line(std::string_view raw);
 
 /// Slack mrkdwn for a terminal: `<@U…>` → `@name`, `<#C…>` → `#C…`, entities unescaped.
-[[nodiscard]] std::string render_for_terminal(std::string_view mrkdwn,
+[[nodiscard]] std::string render_for_terminal(std::string_view text,
                                               const core::ConsoleSettings& console);
 
 /// Chat through stdin/stdout with Slack-shaped ids (U…, C…, message ts), so access and

@@ -18,8 +18,8 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+using Tcp = asio::ip::tcp;
+constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
 
 core::OpsResponse plain(int status, std::string body) {
     return core::OpsResponse{status, "text/plain; charset=utf-8", std::move(body)};
@@ -45,7 +45,7 @@ public:
             return core::make_error(core::ErrorKind::Invalid,
                                     fmt::format("http.listen: {} is not an address", host));
         }
-        const tcp::endpoint endpoint{address, port};
+        const Tcp::endpoint endpoint{address, port};
         const auto fail = [&](std::string_view what) {
             return core::make_error(
                 core::ErrorKind::Unavailable,
@@ -89,7 +89,7 @@ private:
     asio::awaitable<void> accept_loop(Self self) {
         asio::steady_timer pause(executor_);
         while (!stopped_) {
-            auto [ec, socket] = co_await acceptor_.async_accept(nothrow);
+            auto [ec, socket] = co_await acceptor_.async_accept(kNothrow);
             if (stopped_) {
                 co_return;
             }
@@ -97,7 +97,7 @@ private:
                 // Out of file descriptors and the like: say so, and do not spin on it.
                 log_->warn("http.accept failed error={}", ec.message());
                 pause.expires_after(std::chrono::milliseconds(200));
-                co_await pause.async_wait(nothrow);
+                co_await pause.async_wait(kNothrow);
                 continue;
             }
             if (sessions_.size() >= options_.max_connections) {
@@ -151,7 +151,7 @@ private:
             http::request_parser<http::empty_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
             stream.expires_after(options_.request_timeout);
-            auto [ec, n] = co_await http::async_read(stream, buffer, parser, nothrow);
+            auto [ec, n] = co_await http::async_read(stream, buffer, parser, kNothrow);
             if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
                 ec == asio::error::operation_aborted || stopped_) {
                 break;
@@ -169,13 +169,13 @@ private:
             }
             response.keep_alive(keep_alive);
             stream.expires_after(options_.request_timeout);
-            auto [wec, written] = co_await http::async_write(stream, response, nothrow);
+            auto [wec, written] = co_await http::async_write(stream, response, kNothrow);
             if (wec || !keep_alive) {
                 break;
             }
         }
         boost::system::error_code ignored;
-        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream.socket().shutdown(Tcp::socket::shutdown_send, ignored);
         stream.socket().close(ignored);
         sessions_.erase(id);
     }
@@ -185,11 +185,11 @@ private:
     core::OpsEndpoints& endpoints_;
     std::shared_ptr<spdlog::logger> log_;
     OpsServerOptions options_;
-    tcp::acceptor acceptor_;
+    Tcp::acceptor acceptor_;
     std::uint16_t port_ = 0;
     bool stopped_ = false;
     std::uint64_t next_id_ = 0;
-    std::map<std::uint64_t, tcp::socket*> sessions_;  // open connections, closed by stop()
+    std::map<std::uint64_t, Tcp::socket*> sessions_;  // open connections, closed by stop()
 };
 
 }  // namespace

@@ -23,8 +23,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+using Tcp = asio::ip::tcp;
+constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
 
 using PlainWs = websocket::stream<beast::tcp_stream>;
 using TlsWs = websocket::stream<ssl::stream<beast::tcp_stream>>;
@@ -121,14 +121,14 @@ private:
     // Resolve, connect, TLS, upgrade: each phase has a deadline. Returns an error or "".
     asio::awaitable<std::string> connect(Self self, WebSocketUrl url) {
         (void)self;
-        tcp::resolver resolver{executor_};
-        auto [rec, endpoints] = co_await resolver.async_resolve(url.host, url.port, nothrow);
+        Tcp::resolver resolver{executor_};
+        auto [rec, endpoints] = co_await resolver.async_resolve(url.host, url.port, kNothrow);
         if (rec) {
             co_return fmt::format("slack.ws.resolve {}: {}", url.host, rec.message());
         }
         auto& tcp_layer = beast::get_lowest_layer(*ws_);
         tcp_layer.expires_after(options_.connect_timeout);
-        auto [cec, endpoint] = co_await tcp_layer.async_connect(endpoints, nothrow);
+        auto [cec, endpoint] = co_await tcp_layer.async_connect(endpoints, kNothrow);
         if (cec || aborted_) {
             co_return fmt::format("slack.ws.connect {}: {}", url.host, cec.message());
         }
@@ -139,7 +139,7 @@ private:
                 SSL_set_tlsext_host_name(tls.native_handle(), url.host.c_str());
             }
             tls.set_verify_callback(ssl::host_name_verification(url.host));
-            auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, nothrow);
+            auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kNothrow);
             if (hec) {
                 co_return fmt::format("slack.ws.tls {}: {}", url.host, hec.message());
             }
@@ -149,7 +149,7 @@ private:
         }));
         const bool default_port = url.port == (url.tls ? "443" : "80");
         const std::string host = default_port ? url.host : url.host + ":" + url.port;
-        auto [wec] = co_await ws_->async_handshake(host, url.target, nothrow);
+        auto [wec] = co_await ws_->async_handshake(host, url.target, kNothrow);
         if (wec || aborted_) {
             co_return fmt::format("slack.ws.upgrade {}: {}", url.host, wec.message());
         }
@@ -180,7 +180,7 @@ private:
         CloseCause cause = CloseCause::Closed;
         why = "closed";
         while (!closed_) {
-            auto [ec, bytes] = co_await ws_->async_read(buffer, nothrow);
+            auto [ec, bytes] = co_await ws_->async_read(buffer, kNothrow);
             if (ec == websocket::error::closed) {
                 cause = CloseCause::ClosedBySlack;
                 why = fmt::format("closed by Slack (code {})", ws_->reason().code);
@@ -211,7 +211,7 @@ private:
                 Frame frame = std::move(queue_.front());
                 queue_.pop_front();
                 ws_->text(true);
-                auto [ec, n] = co_await ws_->async_write(asio::buffer(frame.text), nothrow);
+                auto [ec, n] = co_await ws_->async_write(asio::buffer(frame.text), kNothrow);
                 if (ec) {
                     log_->warn("slack.ws.write failed connection={} error={}", id_, ec.message());
                     abort();
@@ -224,14 +224,14 @@ private:
             }
             if (close_requested_ && !close_sent_) {
                 close_sent_ = true;
-                auto [ec] = co_await ws_->async_close(websocket::close_code::normal, nothrow);
+                auto [ec] = co_await ws_->async_close(websocket::close_code::normal, kNothrow);
                 if (ec) {
                     abort();
                 }
                 continue;
             }
             wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(nothrow);
+            co_await wake_.async_wait(kNothrow);
         }
     }
 

@@ -12,8 +12,6 @@
 #include <cstdio>
 #include <unistd.h>
 
-extern char** environ;
-
 namespace rollbot::daemon {
 namespace {
 
@@ -224,10 +222,10 @@ asio::awaitable<void> Daemon::wind_down(std::string why) {
         std::move(why), settings_.shutdown.grace, settings_.shutdown.outbox_flush);
     // The transport says goodbye (a websocket close frame) before the loop ends.
     using namespace asio::experimental::awaitable_operators;
-    constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+    constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
     asio::steady_timer deadline(io_, kChatClose);
     if (chat_running_) {
-        co_await (chat_ended_.async_wait(nothrow) || deadline.async_wait(nothrow));
+        co_await (chat_ended_.async_wait(kNothrow) || deadline.async_wait(kNothrow));
     }
     if (ops_) {
         ops_->stop();

@@ -63,6 +63,7 @@ RolloutWatch::RolloutWatch(TaskGroup& tasks,
 asio::awaitable<std::vector<PodsCheck>> RolloutWatch::observe_pods(
     std::vector<std::string> deployments) {
     std::vector<PodsCheck> checks;
+    checks.reserve(deployments.size());
     for (auto& name : deployments) {
         checks.push_back(co_await runbook_.observe_pods(std::move(name)));
     }

@@ -189,7 +189,7 @@ Result<core::StoredApproval> read_approval(std::string_view op, const Statement&
     const auto state = core::approval_state_from_string(st.text(10));
     if (!kind || !state) {
         return storage_error(op,
-                             fmt::format("approval {} has an unknown kind \"{}\" or state \"{}\"",
+                             fmt::format(R"(approval {} has an unknown kind "{}" or state "{}")",
                                          s.id.str(),
                                          st.text(5),
                                          st.text(10)));
