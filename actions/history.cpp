@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <ranges>
 
 namespace rollbot::actions {
 namespace {
@@ -83,12 +82,14 @@ std::vector<core::RevisionInfo> revisions_with_sha(const std::vector<core::Revis
                                                    std::int64_t current) {
     constexpr std::size_t kShortest = 7;
     std::vector<core::RevisionInfo> found;
-    for (const auto& revision : std::ranges::reverse_view(history)) {
-        const std::string_view tag = revision.tag;
+    // Newest first. Not std::views::reverse: clang 14 (clang-tidy) cannot parse libstdc++ 12's
+    // ranges.
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {  // NOLINT(modernize-loop-convert)
+        const std::string_view tag = it->tag;
         const bool match =
             tag.size() >= kShortest && (tag.starts_with(sha) || sha.starts_with(tag));
-        if (match && revision.revision != current) {
-            found.push_back(revision);
+        if (match && it->revision != current) {
+            found.push_back(*it);
         }
     }
     return found;

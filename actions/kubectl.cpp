@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <ranges>
 #include <sstream>
 
 namespace rollbot::actions {
@@ -42,9 +41,10 @@ std::string first_line(std::string_view text) {
 // The line of stderr that says what went wrong; kubectl puts it last after any klog noise.
 std::string error_line(std::string_view text) {
     auto lines = lines_of(text);
-    for (const auto& line : std::ranges::reverse_view(lines)) {
-        if (contains(line, "error") || contains(line, "Error") || contains(line, "FAILED")) {
-            return line;
+    // Not std::views::reverse: clang 14 (clang-tidy) cannot parse libstdc++ 12's ranges.
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it) {  // NOLINT(modernize-loop-convert)
+        if (contains(*it, "error") || contains(*it, "Error") || contains(*it, "FAILED")) {
+            return *it;
         }
     }
     return lines.empty() ? std::string{} : lines.back();

@@ -73,8 +73,8 @@ public:
         std::size_t head_len = budget / 2;
         std::size_t skip = 0;
         for (int i = 0; i < 3; ++i) {
-            head_len -= head_len > 0 && utf8_continuation(head_[head_len]) ? 1 : 0;
-            skip += skip < tail.size() && utf8_continuation(tail[skip]) ? 1 : 0;
+            head_len -= head_len > 0 && utf8_continuation(head_[head_len]) ? 1U : 0U;
+            skip += skip < tail.size() && utf8_continuation(tail[skip]) ? 1U : 0U;
         }
         tail.erase(0, skip);
         return head_.substr(0, head_len) + omitted_marker(total_ - head_len - tail.size()) + tail;
@@ -119,8 +119,8 @@ void ProcessCapture::finish(actions::ProcessOutput& output) {
     digest.update(out_->sha.finish());
     digest.update(err_->sha.finish());
     std::string hex;
-    for (unsigned char c : digest.finish()) {
-        hex += fmt::format("{:02x}", c);
+    for (const char ch : digest.finish()) {
+        hex += fmt::format("{:02x}", static_cast<unsigned char>(ch));
     }
     output.digest = std::move(hex);
 }

@@ -12,7 +12,7 @@ bool needs_quotes(std::string_view arg) {
     if (arg.empty()) {
         return true;
     }
-    return std::ranges::any_of(arg, [](char c) {
+    return std::any_of(arg.begin(), arg.end(), [](char c) {
         const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                            (c >= '0' && c <= '9') ||
                            std::string_view("_-./:=@%+,").find(c) != std::string_view::npos;
@@ -39,8 +39,8 @@ std::string shell_quote(std::string_view arg) {
 class Fnv1a {
 public:
     void add(std::string_view s) {
-        for (unsigned char c : s) {
-            hash_ ^= c;
+        for (const char ch : s) {
+            hash_ ^= static_cast<unsigned char>(ch);
             hash_ *= kPrime;
         }
         hash_ ^= 0xffU;  // field separator, so ("ab","c") != ("a","bc")

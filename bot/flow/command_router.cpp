@@ -20,14 +20,18 @@ asio::awaitable<void> CommandRouter::handle(SlashCommand cmd,
     auto parsed = parse_command(cmd.text);
     if (!parsed) {
         if (cmd.channel != deps_.settings.slack.incidents_channel) {
-            count(deps_.metrics, "rollbot_commands_total", {"unknown", "wrong_channel"});
+            count(deps_.metrics,
+                  "rollbot_commands_total",
+                  {"unknown", std::string(to_string(CommandOutcome::WrongChannel))});
             co_await deps_.chat.reply(
                 cmd.reply,
                 deps_.reporter.refused("rollbot takes commands only in",
                                        deps_.settings.slack.incidents_channel));
             co_return;
         }
-        count(deps_.metrics, "rollbot_commands_total", {"unknown", "usage_error"});
+        count(deps_.metrics,
+              "rollbot_commands_total",
+              {"unknown", std::string(to_string(CommandOutcome::UsageError))});
         deps_.audit.log().info(
             "command.rejected user={} error={}", cmd.user, log_quote(parsed.error().message));
         co_await deps_.chat.reply(cmd.reply, deps_.reporter.usage_error(parsed.error().message));

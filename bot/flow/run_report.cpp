@@ -108,7 +108,7 @@ asio::awaitable<void> RunExecutor::report(Run& run) {
         thread = run.card->ts;
     }
     co_await post_verification(run, thread);
-    co_await update_card(run, deps_.reporter.final_status(run));
+    co_await update_card(run, Reporter::final_status(run));
     if (run.state == RunState::Succeeded && run.verification) {
         deps_.watch.start_window(WatchWindow{run.id,
                                              *run.verification,

@@ -226,7 +226,7 @@ void run_refresh() {
     (void)slack.wait_for_acks(ids.size(), 10s);
     std::size_t acked = 0;
     for (const auto& e : slack.envelopes()) {
-        acked += e.acked_at ? 1 : 0;
+        acked += e.acked_at ? 1U : 0U;
     }
     double gap_ms = -1;
     const auto conns = slack.connections();

@@ -39,7 +39,7 @@ protected:
     std::size_t count_calls(std::string_view what) const {
         std::size_t n = 0;
         for (const auto& c : calls()) {
-            n += c.find(what) != std::string::npos ? 1 : 0;
+            n += c.find(what) != std::string::npos ? 1U : 0U;
         }
         return n;
     }
@@ -253,7 +253,7 @@ protected:
         std::size_t n = 0;
         for (const auto& p : slack_.posts()) {
             n +=
-                p.method == "chat.postMessage" && p.text.starts_with("⏪ ROLLBACK EXECUTED") ? 1 : 0;
+                p.method == "chat.postMessage" && p.text.starts_with("⏪ ROLLBACK EXECUTED") ? 1U : 0U;
         }
         return n;
     }
@@ -261,7 +261,7 @@ protected:
     std::size_t count_posts(std::string_view text) const {
         std::size_t n = 0;
         for (const auto& p : slack_.posts()) {
-            n += p.text.find(text) != std::string::npos ? 1 : 0;
+            n += p.text.find(text) != std::string::npos ? 1U : 0U;
         }
         return n;
     }

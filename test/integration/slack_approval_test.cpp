@@ -72,7 +72,7 @@ protected:
     std::size_t count_posts(std::string_view text) const {
         std::size_t n = 0;
         for (const auto& p : slack_.posts()) {
-            n += p.text.find(text) != std::string::npos ? 1 : 0;
+            n += p.text.find(text) != std::string::npos ? 1U : 0U;
         }
         return n;
     }
@@ -164,7 +164,7 @@ TEST_F(SlackApproval, DuplicateReactionEventIsHandledOnce) {
     stop(*bot);
     std::size_t rejected = 0;
     for (const auto& u : slack_.updates()) {
-        rejected += u.text.find("Rejected") != std::string::npos ? 1 : 0;
+        rejected += u.text.find("Rejected") != std::string::npos ? 1U : 0U;
     }
     EXPECT_EQ(rejected, 1U);
     EXPECT_EQ(db_revision(), "3f2a1b4c5d6e");

@@ -48,7 +48,7 @@ protected:
     static std::size_t count_posts(const FakeSlackServer& slack, std::string_view text) {
         std::size_t n = 0;
         for (const auto& p : slack.posts()) {
-            n += p.text.find(text) != std::string::npos ? 1 : 0;
+            n += p.text.find(text) != std::string::npos ? 1U : 0U;
         }
         return n;
     }
@@ -239,7 +239,7 @@ TEST_F(SlackTransport, RateLimitedPostsStillArrive) {
     ASSERT_TRUE(slack.wait_for_post("C0INCIDENTS", "⏪ ROLLBACK EXECUTED", kWait));
     std::size_t limited = 0;
     for (const auto& c : slack.calls()) {
-        limited += c.method == "chat.postMessage" && c.status == 429 ? 1 : 0;
+        limited += c.method == "chat.postMessage" && c.status == 429 ? 1U : 0U;
     }
     EXPECT_EQ(limited, 3U);
 }
@@ -255,7 +255,7 @@ TEST_F(SlackTransport, FatalAuthErrorStopsReconnectingAndSaysWhy) {
     EXPECT_EQ(bot->wait_exit(kWait), 0);
     std::size_t opens = 0;
     for (const auto& c : slack.calls()) {
-        opens += c.method == "apps.connections.open" ? 1 : 0;
+        opens += c.method == "apps.connections.open" ? 1U : 0U;
     }
     EXPECT_EQ(opens, 1U) << "never retried in a loop";
     EXPECT_EQ(slack.connections_opened(), 0U);

@@ -128,7 +128,7 @@ struct Parser {
                     (i + 1 == line.size() || (line[i + 1] != '\\' && line[i + 1] != 'n'))) {
                     return "HELP with an escape other than \\\\ or \\n";
                 }
-                i += line[i] == '\\' ? 1 : 0;
+                i += line[i] == '\\' ? 1U : 0U;
             }
             if (!out.help.emplace(family, std::string(line)).second) {
                 return "second HELP for " + family;

@@ -37,7 +37,7 @@ void FakeChat::fail_posts(std::size_t times, Error error) {
 std::size_t FakeChat::count_posts(std::string_view text) const {
     std::size_t n = 0;
     for (const auto& p : posts_) {
-        n += !p.failed && p.message.text.find(text) != std::string::npos ? 1 : 0;
+        n += !p.failed && p.message.text.find(text) != std::string::npos ? 1U : 0U;
     }
     return n;
 }

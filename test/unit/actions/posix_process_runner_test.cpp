@@ -1,6 +1,7 @@
 #include "actions/posix_process_runner.hpp"
 
 #include "test/support/async.hpp"
+#include "test/support/output_digest.hpp"
 #include "test/support/temp_dir.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,7 +12,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 
@@ -40,6 +40,8 @@
 namespace rollbot::actions {
 namespace {
 
+using test::expected_digest;
+
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 using namespace std::chrono_literals;
@@ -56,24 +58,6 @@ ProcessSpec spec_for(std::vector<std::string> argv) {
     spec.timeout = 20s;
     spec.kill_grace = 2s;
     return spec;
-}
-
-std::string sha256_raw(std::string_view data) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    EXPECT_EQ(EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr), 1);
-    return {reinterpret_cast<const char*>(md.data()), len};
-}
-
-// The digest as the header defines it, computed independently of the runner's streaming code.
-std::string expected_digest(std::string_view out, std::string_view err) {
-    std::string hex;
-    for (unsigned char c : sha256_raw(sha256_raw(out) + sha256_raw(err))) {
-        constexpr std::string_view kDigits = "0123456789abcdef";
-        hex += kDigits[c >> 4];
-        hex += kDigits[c & 0xF];
-    }
-    return hex;
 }
 
 // What `seq 1 n` prints.

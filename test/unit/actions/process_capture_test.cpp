@@ -1,7 +1,8 @@
 #include "actions/process_capture.hpp"
 
+#include "test/support/output_digest.hpp"
+
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
@@ -14,28 +15,12 @@
 namespace rollbot::actions {
 namespace {
 
+using test::expected_digest;
+
 using Stream = ProcessCapture::Stream;
 
 const std::string kOpen = "\n… [";
 const std::string kClose = " bytes omitted] …\n";
-
-// One-shot EVP_Digest: independent of the capture's streaming EVP_DigestUpdate calls.
-std::string sha256_raw(std::string_view data) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    EXPECT_EQ(EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr), 1);
-    return {reinterpret_cast<const char*>(md.data()), len};
-}
-
-std::string expected_digest(std::string_view out, std::string_view err) {
-    std::string hex;
-    for (unsigned char c : sha256_raw(sha256_raw(out) + sha256_raw(err))) {
-        constexpr std::string_view kDigits = "0123456789abcdef";
-        hex += kDigits[c >> 4];
-        hex += kDigits[c & 0xF];
-    }
-    return hex;
-}
 
 actions::ProcessOutput finish(ProcessCapture& capture) {
     actions::ProcessOutput output;

@@ -235,7 +235,7 @@ TEST(SplitMessage, NeverCutsAMultiByteCharacter) {
         while (text.size() < 5000) {
             text += ch;
         }
-        for (std::size_t limit : {64, 65, 66, 67, 99, 100, 101, 3900}) {
+        for (std::size_t limit : {64U, 65U, 66U, 67U, 99U, 100U, 101U, 3900U}) {
             check_split(text, limit, "repeated " + std::to_string(ch.size()) + "-byte char");
         }
     }

@@ -109,7 +109,7 @@ TEST(SocketModeBackoff, ConnectionsOpenFailingLongBacksOffToTheCapHoldsItAndReco
         const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(at[n + 1] - at[n]);
         EXPECT_GE(gap, ceiling - 1ms) << "attempt " << n + 1 << " came too soon: no backoff";
         EXPECT_LE(gap, ceiling + 2s) << "attempt " << n + 1 << " came far too late";
-        at_cap += ceiling == kCap ? 1 : 0;
+        at_cap += ceiling == kCap ? 1U : 0U;
         ceiling = std::min(ceiling * 2, std::chrono::milliseconds(kCap));
     }
     EXPECT_GE(at_cap, 10U) << "the outage lasted long enough to hold the cap";

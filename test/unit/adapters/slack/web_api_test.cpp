@@ -5,6 +5,7 @@
 #include "bot/ports/clock.hpp"
 #include "test/support/async.hpp"
 #include "test/support/fake_http_server.hpp"
+#include "test/support/manual_clock.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
@@ -57,22 +58,6 @@ const std::string kAppToken = "xapp-1-A111-3333-apptokensecret";
 const std::string kSocketUrl =
     "wss://wss-primary.slack.com/link/?ticket=secret-ticket-42&app_id=A1";
 const std::string kHookPath = "/hooks/commands/T1/42/HookSecretPath";
-
-/// Steady time that moves only when a test says so: TTLs expire without waiting.
-class ManualClock final : public rollbot::core::Clock {
-public:
-    [[nodiscard]] std::chrono::system_clock::time_point now() const override {
-        return std::chrono::system_clock::time_point{} + (steady_ - kStart);
-    }
-    [[nodiscard]] std::chrono::steady_clock::time_point steady_now() const override {
-        return steady_;
-    }
-    void advance(std::chrono::milliseconds by) { steady_ += by; }
-
-private:
-    static constexpr std::chrono::steady_clock::time_point kStart{std::chrono::hours(1)};
-    std::chrono::steady_clock::time_point steady_{kStart};
-};
 
 std::string percent_decode(std::string_view s) {
     std::string out;
@@ -308,7 +293,7 @@ protected:
 
     asio::io_context io_;
     CurlHttpClient http_;
-    ManualClock clock_;
+    rollbot::test::ManualClock clock_;
     std::ostringstream log_stream_;
     std::shared_ptr<spdlog::logger> log_;
     std::atomic<int> posted_{0};
