@@ -84,7 +84,8 @@ std::vector<core::RevisionInfo> revisions_with_sha(const std::vector<core::Revis
     std::vector<core::RevisionInfo> found;
     // Newest first. Not std::views::reverse: clang 14 (clang-tidy) cannot parse libstdc++ 12's
     // ranges.
-    for (auto it = history.rbegin(); it != history.rend(); ++it) {  // NOLINT(modernize-loop-convert)
+    // NOLINTNEXTLINE(modernize-loop-convert)
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {
         const std::string_view tag = it->tag;
         const bool match =
             tag.size() >= kShortest && (tag.starts_with(sha) || sha.starts_with(tag));

@@ -252,8 +252,8 @@ protected:
     std::size_t count_reports() const {
         std::size_t n = 0;
         for (const auto& p : slack_.posts()) {
-            n +=
-                p.method == "chat.postMessage" && p.text.starts_with("⏪ ROLLBACK EXECUTED") ? 1U : 0U;
+            n += p.method == "chat.postMessage" && p.text.starts_with("⏪ ROLLBACK EXECUTED") ? 1U
+                                                                                             : 0U;
         }
         return n;
     }

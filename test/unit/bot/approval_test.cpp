@@ -1078,7 +1078,8 @@ struct Generated {
             p.required_groups.push_back(groups[static_cast<std::size_t>(pick(4))]);
         }
         p.allow_self_approval = chance(25);
-        p.timeout = std::vector<Duration>{Duration::zero(), minutes(5), minutes(15)}[static_cast<std::size_t>(pick(3))];
+        p.timeout = std::vector<Duration>{
+            Duration::zero(), minutes(5), minutes(15)}[static_cast<std::size_t>(pick(3))];
         return p;
     }
 };
