@@ -3,6 +3,7 @@
 #include "bot/daemon/daemon.hpp"
 #include "bot/daemon/options.hpp"
 #include "bot/logging.hpp"
+#include "bot/store/sqlite_port.hpp"
 #include "bot/store/sqlite_store.hpp"
 #include "config/loader.hpp"
 #include "templates/renderer.hpp"
@@ -27,7 +28,7 @@ using namespace rollbot;
 using namespace rollbot::daemon;
 
 // `--verify-audit`: walks the hash chain; 0 when intact, 1 (and where it breaks) when not.
-int verify_audit(core::StateStore& store, const std::string& path) {
+int verify_audit(store::SqliteStore& store, const std::string& path) {
     auto check = store.verify_audit();
     if (!check) {
         fail_line(fmt::format("--verify-audit: {}", check.error().message));
@@ -96,7 +97,8 @@ int run(const Options& opt) {
     if (opt.verify_audit) {
         return verify_audit(**store, settings->state.path);
     }
-    return run_daemon(*settings, opt, logs, *renderer, **store);
+    store::SqlitePort port(**store);
+    return run_daemon(*settings, opt, logs, *renderer, port);
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ asio::awaitable<CommandOutcome> ApprovalDesk::request(
         "rollbot cannot write its state, so it cannot hold an approval";
     const RollbackRequest request = *command.rollback;
     const ApprovalPolicy policy = *deps_.settings.approval_for(request.action);
-    auto new_id = deps_.store.next_request_id();
+    auto new_id = co_await deps_.store.next_request_id();
     if (!new_id) {
         co_await deps_.chat.reply(
             cmd.reply, deps_.reporter.refused(kCannotHold, std::nullopt, new_id.error().message));
@@ -34,17 +34,19 @@ asio::awaitable<CommandOutcome> ApprovalDesk::request(
         co_await deps_.chat.reply(cmd.reply, std::move(*busy));
         co_return CommandOutcome::Busy;
     }
-    deps_.audit.record({AuditKind::Request,
-                        id,
-                        cmd.user,
-                        fmt::format("request={} needs_approval=true reason={}",
-                                    log_quote(describe(request)),
-                                    log_quote(command.reason.value_or("")))});
+    const AuditEntry requested{AuditKind::Request,
+                               id,
+                               cmd.user,
+                               fmt::format("request={} needs_approval=true reason={}",
+                                           log_quote(describe(request)),
+                                           log_quote(command.reason.value_or("")))};
+    co_await deps_.audit.record(requested);
     auto plan = co_await deps_.plans.resolve(request, id);
     if (!plan) {
         deps_.locks.release(id);
-        deps_.audit.record(
-            {AuditKind::Refused, id, cmd.user, "why=" + log_quote(plan.error().message)});
+        const AuditEntry record{
+            AuditKind::Refused, id, cmd.user, "why=" + log_quote(plan.error().message)};
+        co_await deps_.audit.record(record);
         co_await deps_.chat.reply(cmd.reply, deps_.reporter.refused(plan.error().message));
         co_return CommandOutcome::Refused;
     }
@@ -59,13 +61,14 @@ asio::awaitable<CommandOutcome> ApprovalDesk::request(
         deps_.clock);
     open_.emplace(id, handle);
     // Saved before the card is posted: a restart from here on restores the request.
-    if (auto saved = save(*handle); !saved) {
+    if (auto saved = co_await save(handle); !saved) {
         open_.erase(id);
         deps_.locks.release(id);
-        deps_.audit.record({AuditKind::Refused,
-                            id,
-                            cmd.user,
-                            "why=" + log_quote("approval not saved: " + saved.error().message)});
+        const AuditEntry record{AuditKind::Refused,
+                                id,
+                                cmd.user,
+                                "why=" + log_quote("approval not saved: " + saved.error().message)};
+        co_await deps_.audit.record(record);
         co_await deps_.chat.reply(
             cmd.reply, deps_.reporter.refused(kCannotHold, std::nullopt, saved.error().message));
         co_return CommandOutcome::Refused;
@@ -83,12 +86,13 @@ asio::awaitable<CommandOutcome> ApprovalDesk::show_first_card(ApprovalHandle han
     }
     if (!card) {
         (void)handle->approval.cancel(Reactor{cmd.user, false, {}}, deps_.clock.now());
-        save(*handle);
-        deps_.audit.record(
-            {AuditKind::Approval,
-             id,
-             {},
-             "state=cancelled why=" + log_quote("card not posted: " + card.error().message)});
+        co_await save(handle);
+        const AuditEntry record{
+            AuditKind::Approval,
+            id,
+            {},
+            "state=cancelled why=" + log_quote("card not posted: " + card.error().message)};
+        co_await deps_.audit.record(record);
         close(handle);
         co_await deps_.chat.reply(
             cmd.reply,
@@ -98,13 +102,15 @@ asio::awaitable<CommandOutcome> ApprovalDesk::show_first_card(ApprovalHandle han
                 card.error().message));
         co_return CommandOutcome::Refused;
     }
-    deps_.audit.record({AuditKind::Approval,
-                        id,
-                        cmd.user,
-                        fmt::format("state=pending plan={} card={} expires_ms={}",
-                                    handle->approval.snapshot().plan_id,
-                                    card->ts,
-                                    std::chrono::duration_cast<Duration>(policy.timeout).count())});
+    const AuditEntry record{
+        AuditKind::Approval,
+        id,
+        cmd.user,
+        fmt::format("state=pending plan={} card={} expires_ms={}",
+                    handle->approval.snapshot().plan_id,
+                    card->ts,
+                    std::chrono::duration_cast<Duration>(policy.timeout).count())};
+    co_await deps_.audit.record(record);
     arm_expiry(handle);
     co_await deps_.chat.reply(
         cmd.reply,
@@ -122,7 +128,7 @@ asio::awaitable<Result<MessageRef>> ApprovalDesk::post_card(ApprovalHandle handl
         deps_.settings.slack.incidents_channel, std::nullopt, std::move(text));
     if (card && !handle->closed) {
         handle->approval.set_card(*card);
-        save(*handle);
+        co_await save(handle);
     }
     co_return card;
 }
@@ -169,8 +175,9 @@ asio::awaitable<void> ApprovalDesk::cancel(SlashCommand cmd, std::optional<Reque
     }
     auto decision = handle->approval.cancel(*reactor, deps_.clock.now());
     if (!decision.changed) {
-        deps_.audit.record(
-            {AuditKind::Cancel, *id, cmd.user, fmt::format("rule={}", to_string(decision.rule))});
+        const AuditEntry record{
+            AuditKind::Cancel, *id, cmd.user, fmt::format("rule={}", to_string(decision.rule))};
+        co_await deps_.audit.record(record);
         // The machine's sentence carries mentions (of ids, no user text): refused() would
         // escape them into visible "&lt;@U…&gt;".
         co_await deps_.chat.reply(
@@ -250,15 +257,16 @@ void ApprovalDesk::close(const ApprovalHandle& handle, bool to_run) {
     deps_.locks.release(id);
 }
 
-Result<void> ApprovalDesk::save(const OpenApproval& open) {
+asio::awaitable<Result<void>> ApprovalDesk::save(ApprovalHandle handle) {
+    const OpenApproval& open = *handle;
     const StoredApproval stored{open.request, open.approval.snapshot(), open.body};
-    auto saved = deps_.store.save_approval(stored);
+    auto saved = co_await deps_.store.save_approval(stored);
     if (!saved) {
         deps_.log->error(
             "state.approval_not_saved id={} error={}", open.request.id, saved.error().message);
         count(deps_.metrics, "rollbot_state_write_errors_total", {"approval"});
     }
-    return saved;
+    co_return saved;
 }
 
 ApprovalHandle ApprovalDesk::find_card(const MessageRef& item) const {

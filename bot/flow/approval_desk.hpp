@@ -117,8 +117,8 @@ private:
     void close(const ApprovalHandle& handle, bool to_run = false);
     /// Saves the approval; a failure is logged and counted here. Callers that must not go on
     /// without it look at the result.
-    Result<void> save(const OpenApproval& open);
-    void restore_one(StoredApproval stored);
+    boost::asio::awaitable<Result<void>> save(ApprovalHandle handle);
+    boost::asio::awaitable<void> restore_one(StoredApproval stored);
     [[nodiscard]] ApprovalHandle find_card(const MessageRef& item) const;
 
     ApprovalDeskDeps deps_;

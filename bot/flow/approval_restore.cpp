@@ -6,7 +6,7 @@ namespace rollbot::core {
 
 namespace asio = boost::asio;
 
-void ApprovalDesk::restore_one(StoredApproval stored) {
+asio::awaitable<void> ApprovalDesk::restore_one(StoredApproval stored) {
     const RequestId id = stored.request.id;
     auto parsed = parse_command(stored.request.command_text);
     const ApprovalPolicy* policy = parsed && parsed->rollback
@@ -15,13 +15,14 @@ void ApprovalDesk::restore_one(StoredApproval stored) {
     if (policy == nullptr) {
         deps_.log->warn("approval.not_restored id={} (its command or policy is gone)", id);
         stored.approval.state = ApprovalState::Cancelled;
-        if (auto saved = deps_.store.save_approval(stored); !saved) {
+        if (auto saved = co_await deps_.store.save_approval(stored); !saved) {
             deps_.log->error("state.approval_not_saved id={} error={}", id, saved.error().message);
             count(deps_.metrics, "rollbot_state_write_errors_total", {"approval"});
         }
-        deps_.audit.record(
-            {AuditKind::Approval, id, {}, "state=cancelled why=\"not restorable after restart\""});
-        return;
+        const AuditEntry record{
+            AuditKind::Approval, id, {}, "state=cancelled why=\"not restorable after restart\""};
+        co_await deps_.audit.record(record);
+        co_return;
     }
     const LockHolder holder{
         id, describe(*parsed->rollback), stored.request.requester, stored.request.received_at};
@@ -37,18 +38,19 @@ void ApprovalDesk::restore_one(StoredApproval stored) {
                                                  deps_.clock.steady_now(),
                                                  deps_.tasks,
                                                  deps_.clock));
-    deps_.audit.record({AuditKind::Approval, id, {}, "state=restored"});
+    const AuditEntry record{AuditKind::Approval, id, {}, "state=restored"};
+    co_await deps_.audit.record(record);
 }
 
 asio::awaitable<std::optional<std::size_t>> ApprovalDesk::restore() {
     constexpr std::string_view kStillWaiting = "rollbot restarted; this request is still waiting.";
-    auto stored = deps_.store.open_approvals();
+    auto stored = co_await deps_.store.open_approvals();
     if (!stored) {
         deps_.log->error("state.restore_failed error={}", stored.error().message);
         co_return std::nullopt;
     }
     for (auto& approval : *stored) {
-        restore_one(std::move(approval));
+        co_await restore_one(std::move(approval));
     }
     std::vector<ApprovalHandle> handles;
     for (const auto& [id, open] : open_) {

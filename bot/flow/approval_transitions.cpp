@@ -27,10 +27,9 @@ std::string decision_detail(const ApprovalDecision& d, ApprovalState state) {
 
 asio::awaitable<void> ApprovalDesk::on_reaction(ReactionEvent event) {
     if (!event.event_id.empty()) {
-        auto first = deps_.store.first_time(
-            "event:" + event.event_id + (event.added ? ":added" : ":removed"),
-            deps_.clock.now(),
-            Duration{std::chrono::hours(1)});
+        std::string key = "event:" + event.event_id + (event.added ? ":added" : ":removed");
+        const Duration keep = std::chrono::hours(1);
+        auto first = co_await deps_.store.first_time(std::move(key), deps_.clock.now(), keep);
         if (first && !*first) {
             deps_.log->debug("reaction.duplicate event_id={}", event.event_id);
             co_return;
@@ -52,23 +51,25 @@ asio::awaitable<void> ApprovalDesk::on_reaction(ReactionEvent event) {
         co_return;
     }
     if (!reactor) {
-        deps_.audit.record({AuditKind::Reaction,
-                            id,
-                            event.user,
-                            fmt::format("reaction={} added={} rule=lookup_failed error={}",
-                                        event.reaction,
-                                        event.added,
-                                        log_quote(reactor.error().message))});
+        const AuditEntry record{AuditKind::Reaction,
+                                id,
+                                event.user,
+                                fmt::format("reaction={} added={} rule=lookup_failed error={}",
+                                            event.reaction,
+                                            event.added,
+                                            log_quote(reactor.error().message))};
+        co_await deps_.audit.record(record);
         co_return;
     }
     auto decision = handle->approval.on_reaction(event, *reactor, deps_.clock.now());
-    deps_.audit.record({AuditKind::Reaction,
-                        id,
-                        event.user,
-                        fmt::format("reaction={} added={} {}",
-                                    event.reaction,
-                                    event.added,
-                                    decision_detail(decision, handle->approval.state()))});
+    const AuditEntry record{AuditKind::Reaction,
+                            id,
+                            event.user,
+                            fmt::format("reaction={} added={} {}",
+                                        event.reaction,
+                                        event.added,
+                                        decision_detail(decision, handle->approval.state()))};
+    co_await deps_.audit.record(record);
     const auto base = base_reaction(event.reaction);
     const bool approve_or_reject =
         base == policy.approve_reaction || base == policy.reject_reaction;
@@ -88,11 +89,12 @@ asio::awaitable<void> ApprovalDesk::decided(ApprovalHandle handle, ApprovalDecis
         co_return;
     }
     const ApprovalState state = handle->approval.state();
-    save(*handle);
-    deps_.audit.record({AuditKind::Approval,
-                        handle->approval.snapshot().id,
-                        handle->approval.snapshot().decided_by.value_or(UserId{}),
-                        decision_detail(decision, state)});
+    co_await save(handle);
+    const AuditEntry record{AuditKind::Approval,
+                            handle->approval.snapshot().id,
+                            handle->approval.snapshot().decided_by.value_or(UserId{}),
+                            decision_detail(decision, state)};
+    co_await deps_.audit.record(record);
     co_await refresh_card(handle, decision.explanation);
     if (state == ApprovalState::Approved && decision.rule == ApprovalRule::Approved) {
         co_await run_approved(handle);  // the approving transition only
@@ -115,7 +117,7 @@ asio::awaitable<void> ApprovalDesk::run_approved(ApprovalHandle handle) {
         co_return;
     }
     handle->approval.start_execution();
-    if (auto saved = save(*handle); !saved) {
+    if (auto saved = co_await save(handle); !saved) {
         // Without a durable record, a restart could not tell that this ran: do not run it.
         co_await refresh_card(handle,
                               "rollbot could not record the approval, so it did not run: " +
@@ -123,7 +125,8 @@ asio::awaitable<void> ApprovalDesk::run_approved(ApprovalHandle handle) {
         close(handle);
         co_return;
     }
-    deps_.audit.record({AuditKind::Approval, id, {}, "state=executing plan=" + plan->id});
+    const AuditEntry record{AuditKind::Approval, id, {}, "state=executing plan=" + plan->id};
+    co_await deps_.audit.record(record);
     co_await refresh_card(handle, "Approved: running now. Progress is on the run's message.");
     RunStart start{id,
                    handle->request.requester,
@@ -139,7 +142,7 @@ asio::awaitable<void> ApprovalDesk::supersede(ApprovalHandle handle, Result<Plan
     const RequestId id = handle->approval.snapshot().id;
     const std::string shown = handle->approval.snapshot().plan_id;
     auto decision = handle->approval.supersede(plan ? plan->id : std::string("unreadable"));
-    save(*handle);
+    co_await save(handle);
     std::string why = plan ? fmt::format(
                                  "the plan changed between approval and execution (plan {} is "
                                  "now {}): nothing ran; a new card asks again",
@@ -147,11 +150,12 @@ asio::awaitable<void> ApprovalDesk::supersede(ApprovalHandle handle, Result<Plan
                                  plan->id)
                            : "rollbot could not check the plan again before running it: " +
                                  templates::escape_mrkdwn(plan.error().message) + ". Nothing ran.";
-    deps_.audit.record(
-        {AuditKind::Approval,
-         id,
-         {},
-         fmt::format("rule={} state=superseded why={}", to_string(decision.rule), log_quote(why))});
+    const AuditEntry superseded_record{
+        AuditKind::Approval,
+        id,
+        {},
+        fmt::format("rule={} state=superseded why={}", to_string(decision.rule), log_quote(why))};
+    co_await deps_.audit.record(superseded_record);
     co_await refresh_card(handle, why);
     if (!plan || handle->closed) {
         close(handle);
@@ -171,10 +175,12 @@ asio::awaitable<void> ApprovalDesk::supersede(ApprovalHandle handle, Result<Plan
         handle->approval = std::move(superseded);
         handle->body = std::move(shown_body);
         const std::string error = card.error().message;
-        deps_.audit.record({AuditKind::Approval,
-                            id,
-                            {},
-                            "state=superseded why=" + log_quote("new card not posted: " + error)});
+        const AuditEntry record{
+            AuditKind::Approval,
+            id,
+            {},
+            "state=superseded why=" + log_quote("new card not posted: " + error)};
+        co_await deps_.audit.record(record);
         co_await refresh_card(
             handle,
             fmt::format("the plan changed between approval and execution (plan {} is now {}) "
@@ -188,10 +194,12 @@ asio::awaitable<void> ApprovalDesk::supersede(ApprovalHandle handle, Result<Plan
         close(handle);
         co_return;
     }
-    deps_.audit.record({AuditKind::Approval,
-                        id,
-                        {},
-                        fmt::format("state=pending plan={} card={}", plan->id, card->ts)});
+    const AuditEntry pending_record{
+        AuditKind::Approval,
+        id,
+        {},
+        fmt::format("state=pending plan={} card={}", plan->id, card->ts)};
+    co_await deps_.audit.record(pending_record);
     arm_expiry(handle);
 }
 

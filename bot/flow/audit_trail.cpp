@@ -13,21 +13,21 @@ AuditTrail::AuditTrail(StateStore& store,
       log_(std::move(log)),
       metrics_(metrics) {}
 
-bool AuditTrail::record(const AuditEntry& entry) {
+boost::asio::awaitable<bool> AuditTrail::record(AuditEntry entry) {
     const std::string_view actor =
         entry.actor.empty() ? std::string_view("rollbot") : std::string_view(entry.actor.value);
     audit_log_->info(
         "{} id={} actor={} {}", to_string(entry.kind), entry.request, actor, entry.detail);
-    auto written = store_.audit(entry, clock_.now());
+    const std::string kind(to_string(entry.kind));
+    const RequestId request = entry.request;
+    auto written = co_await store_.audit(std::move(entry), clock_.now());
     if (!written) {
-        log_->error("audit.write_failed id={} kind={} error={}",
-                    entry.request,
-                    to_string(entry.kind),
-                    written.error().message);
+        log_->error(
+            "audit.write_failed id={} kind={} error={}", request, kind, written.error().message);
         count(metrics_, "rollbot_state_write_errors_total", {"audit"});
-        return false;
+        co_return false;
     }
-    return true;
+    co_return true;
 }
 
 }  // namespace rollbot::core

@@ -4,6 +4,7 @@
 #include "bot/ports/clock.hpp"
 #include "bot/ports/state_store.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <spdlog/logger.h>
 
 #include <memory>
@@ -21,8 +22,9 @@ public:
                std::shared_ptr<spdlog::logger> log,
                Metrics* metrics);
 
-    /// Appends one record; false when the store could not keep it.
-    bool record(const AuditEntry& entry);
+    /// Appends one record; false when the store could not keep it. Pass a named entry, not a
+    /// braced temporary (GCC 12, deploy/lint/coroutine_args.py).
+    boost::asio::awaitable<bool> record(AuditEntry entry);
 
     /// The `audit` log alone, for what is not part of a request's trail (commands as typed,
     /// refusals, advice).

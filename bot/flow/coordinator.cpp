@@ -90,7 +90,7 @@ asio::awaitable<void> Coordinator::wait_idle() {
 }
 
 asio::awaitable<void> Coordinator::restore() {
-    outbox_.start();  // reports an earlier run of the daemon could not deliver go first
+    co_await outbox_.start();  // reports an earlier run of the daemon could not deliver go first
     const std::size_t interrupted = co_await executor_.report_interrupted();
     const auto open = co_await desk_.restore();
     if (open) {
@@ -124,7 +124,7 @@ std::vector<ActiveRun> Coordinator::active_requests() const {
     return out;
 }
 
-void Coordinator::post_shutdown_notice(const std::string& why, Duration grace) {
+asio::awaitable<void> Coordinator::post_shutdown_notice(std::string why, Duration grace) {
     std::vector<std::string> approvals;
     for (const auto& [id, open] : desk_.open()) {
         approvals.push_back(fmt::format("{}: {} (requested by {})",
@@ -143,27 +143,27 @@ void Coordinator::post_shutdown_notice(const std::string& why, Duration grace) {
                     deps_.tasks.active(),
                     outbox_.depth());
     if (approvals.empty() && running.empty()) {
-        return;
+        co_return;
     }
-    const OutboundMessage notice{deps_.settings.slack.incidents_channel,
-                                 std::nullopt,
-                                 deps_.reporter.shutdown_notice(why, approvals, running, grace)};
+    OutboundMessage notice{deps_.settings.slack.incidents_channel,
+                           std::nullopt,
+                           deps_.reporter.shutdown_notice(why, approvals, running, grace)};
     const auto key = fmt::format(
         "shutdown/{}",
         std::chrono::duration_cast<Duration>(deps_.clock.now().time_since_epoch()).count());
-    outbox_.post_later(notice, key);
+    co_await outbox_.post_later(std::move(notice), key);
 }
 
 asio::awaitable<void> Coordinator::shutdown(std::string why, Duration grace, Duration flush) {
     // After the grace period the steps are killed; this bounds the wait for their reports.
     constexpr Duration kAfterKill = 15s;
     stopping_ = true;
-    post_shutdown_notice(why, grace);
+    co_await post_shutdown_notice(why, grace);
     if (!co_await deps_.tasks.idle_within(grace, deps_.clock)) {
         deps_.log->warn("daemon.grace_over runs={} commands={}: stopping their steps",
                         executor_.runs().size(),
                         deps_.tasks.active());
-        executor_.stop_for_shutdown();
+        co_await executor_.stop_for_shutdown();
         deps_.runbook.cancel_all();
         if (!co_await deps_.tasks.idle_within(kAfterKill, deps_.clock)) {
             deps_.log->error(

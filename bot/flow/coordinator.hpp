@@ -79,7 +79,7 @@ public:
 private:
     /// Runs and open approvals, with the targets each holds, for status.
     [[nodiscard]] std::vector<ActiveRun> active_requests() const;
-    void post_shutdown_notice(const std::string& why, Duration grace);
+    boost::asio::awaitable<void> post_shutdown_notice(std::string why, Duration grace);
 
     FlowDeps deps_;
     ChatOut chat_;

@@ -54,26 +54,26 @@ std::chrono::milliseconds Outbox::retry_pause(int attempt) {
 }
 
 asio::awaitable<Result<MessageRef>> Outbox::post(OutboundMessage message, std::string key) {
-    Ticket ticket = store(message, std::move(key));
+    Ticket ticket = co_await store(std::move(message), std::move(key));
     co_return co_await send(std::move(ticket));
 }
 
-Outbox::Ticket Outbox::store(const OutboundMessage& message, std::string key) {
+asio::awaitable<Outbox::Ticket> Outbox::store(OutboundMessage message, std::string key) {
     Ticket ticket;
     ticket.entry.kind = OutboxEntry::Kind::Post;
     ticket.entry.channel = message.channel;
     ticket.entry.thread_ts = message.thread_ts;
     ticket.entry.text = message.text;
     ticket.entry.key = std::move(key);
-    auto seq = store_.outbox_add(ticket.entry);
+    auto seq = co_await store_.outbox_add(ticket.entry);
     if (!seq) {
         log_->error("outbox.not_stored key={} error={}", ticket.entry.key, seq.error().message);
-        return ticket;
+        co_return ticket;
     }
     ticket.entry.seq = *seq;
     ticket.stored = true;
     ++depth_;
-    return ticket;
+    co_return ticket;
 }
 
 asio::awaitable<Result<MessageRef>> Outbox::send(Ticket ticket) {
@@ -113,12 +113,12 @@ asio::awaitable<Result<MessageRef>> Outbox::deliver(OutboxEntry entry) {
         if (posted.error().retry_after) {
             not_before_ = clock_.steady_now() + *posted.error().retry_after;
         }
-        if (auto failed = store_.outbox_failed(entry.seq); !failed) {
+        if (auto failed = co_await store_.outbox_failed(entry.seq); !failed) {
             log_->error("outbox.not_stored seq={} error={}", entry.seq, failed.error().message);
         }
         co_return posted;
     }
-    if (auto done = store_.outbox_delivered(entry.seq, posted->ts); !done) {
+    if (auto done = co_await store_.outbox_delivered(entry.seq, posted->ts); !done) {
         unmarked_.insert(entry.seq);
         log_->error("outbox.not_marked seq={} error={} (it may be posted again after a restart)",
                     entry.seq,
@@ -130,19 +130,19 @@ asio::awaitable<Result<MessageRef>> Outbox::deliver(OutboxEntry entry) {
     co_return posted;
 }
 
-void Outbox::post_later(const OutboundMessage& message, std::string key) {
-    Ticket ticket = store(message, std::move(key));
+asio::awaitable<void> Outbox::post_later(OutboundMessage message, std::string key) {
+    const Ticket ticket = co_await store(std::move(message), std::move(key));
     if (!ticket.stored) {
-        return;  // store() logged it
+        co_return;  // store() logged it
     }
     start_pump();
 }
 
-void Outbox::start() {
-    auto pending = store_.outbox_pending();
+asio::awaitable<void> Outbox::start() {
+    auto pending = co_await store_.outbox_pending();
     if (!pending) {
         log_->error("outbox.unreadable error={}", pending.error().message);
-        return;
+        co_return;
     }
     depth_ = pending->size();
     if (!pending->empty()) {
@@ -173,7 +173,7 @@ asio::awaitable<void> Outbox::pump() {
         // stored after that look finds no pump running and is sent directly (clearing it in the
         // completion handler, which runs later, left a window where such a message was only
         // queued and then never sent; the SIGKILL fault test found it).
-        auto pending = store_.outbox_pending();
+        auto pending = co_await store_.outbox_pending();
         if (!pending) {
             log_->error("outbox.unreadable error={}", pending.error().message);
             pumping_ = false;

@@ -41,13 +41,13 @@ public:
     boost::asio::awaitable<Result<MessageRef>> post(OutboundMessage message, std::string key);
     /// The two halves of post(), for callers that record something between them (a run's end
     /// is written after its report is stored, so a restart never loses the report).
-    [[nodiscard]] Ticket store(const OutboundMessage& message, std::string key);
+    [[nodiscard]] boost::asio::awaitable<Ticket> store(OutboundMessage message, std::string key);
     boost::asio::awaitable<Result<MessageRef>> send(Ticket ticket);
     /// Stores and leaves the delivery to the background pump (in order, retried): for
     /// messages nobody waits on.
-    void post_later(const OutboundMessage& message, std::string key);
+    boost::asio::awaitable<void> post_later(OutboundMessage message, std::string key);
     /// Delivers what an earlier run of the daemon left undelivered (call once at start-up).
-    void start();
+    boost::asio::awaitable<void> start();
     /// Shutdown: retries at once (no growing pause) and completes when every stored message
     /// is delivered or `within` has passed. True when nothing is left; what is left stays
     /// stored and goes out after the restart.

@@ -100,7 +100,7 @@ asio::awaitable<void> ReadCommands::advise(SlashCommand cmd) {
 asio::awaitable<void> ReadCommands::log(SlashCommand cmd, Command command) {
     std::optional<RequestId> id = command.id;
     if (!id) {
-        auto recent = deps_.store.recent_runs(1);
+        auto recent = co_await deps_.store.recent_runs(1);
         if (recent && !recent->empty()) {
             id = recent->front().id;
         }
@@ -109,7 +109,7 @@ asio::awaitable<void> ReadCommands::log(SlashCommand cmd, Command command) {
         co_await deps_.chat.reply(cmd.reply, deps_.reporter.refused("there is no run to show yet"));
         co_return;
     }
-    auto records = deps_.store.audit_log(*id);
+    auto records = co_await deps_.store.audit_log(*id);
     if (!records) {
         co_await deps_.chat.reply(
             cmd.reply,
@@ -117,7 +117,7 @@ asio::awaitable<void> ReadCommands::log(SlashCommand cmd, Command command) {
                 "rollbot cannot read its audit trail", std::nullopt, records.error().message));
         co_return;
     }
-    auto run = deps_.store.find_run(*id);
+    auto run = co_await deps_.store.find_run(*id);
     std::string what;
     std::optional<MessageRef> card;
     if (run && *run) {

@@ -219,7 +219,8 @@ asio::awaitable<void> RolloutWatch::follow_up(WatchWindow window) {
             co_return;
         }
         const Verification now = co_await verify_now(window.deployments, true);
-        OutboundMessage message{window.channel, window.thread, follow_up_text(window, now, i)};
+        std::string text = co_await follow_up_text(window, now, i);
+        OutboundMessage message{window.channel, window.thread, std::move(text)};
         auto posted =
             co_await outbox_.post(std::move(message), fmt::format("{}/watch{}", window.id, i + 1));
         if (!posted) {
@@ -228,9 +229,9 @@ asio::awaitable<void> RolloutWatch::follow_up(WatchWindow window) {
     }
 }
 
-std::string RolloutWatch::follow_up_text(const WatchWindow& window,
-                                         const Verification& now,
-                                         std::size_t index) {
+asio::awaitable<std::string> RolloutWatch::follow_up_text(WatchWindow window,
+                                                          Verification now,
+                                                          std::size_t index) {
     const auto points = watch_points(settings_.verify.watch);
     const bool last = index + 1 == points.size();
     const Verdict verdict = judge(now, settings_.verify);
@@ -244,15 +245,16 @@ std::string RolloutWatch::follow_up_text(const WatchWindow& window,
                 "`/rollback <deployment> <sha>`), or `/rollback advise` if this may not be the "
                 "deploy";
         }
-        audit_.record(
-            {AuditKind::Watch,
-             window.id,
-             {},
-             fmt::format(
-                 "trend={} restored={}", log_quote(to_string(*final_trend)), verdict.restored)});
+        const AuditEntry record{
+            AuditKind::Watch,
+            window.id,
+            {},
+            fmt::format(
+                "trend={} restored={}", log_quote(to_string(*final_trend)), verdict.restored)};
+        co_await audit_.record(record);
     }
     const Duration next = last ? Duration::zero() : points[index + 1];
-    return reporter_.watch_update(
+    co_return reporter_.watch_update(
         window.at_report, now, points[index], next, final_trend, verdict, suggestion);
 }
 

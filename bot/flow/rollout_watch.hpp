@@ -89,9 +89,9 @@ private:
                                            std::shared_ptr<Poll> poll);
     boost::asio::awaitable<void> follow_up(WatchWindow window);
     /// The text of follow-up `index` (0-based), and the trend's audit record after the last.
-    [[nodiscard]] std::string follow_up_text(const WatchWindow& window,
-                                             const Verification& now,
-                                             std::size_t index);
+    boost::asio::awaitable<std::string> follow_up_text(WatchWindow window,
+                                                       Verification now,
+                                                       std::size_t index);
 
     TaskGroup& tasks_;
     Runbook& runbook_;

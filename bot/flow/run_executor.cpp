@@ -15,7 +15,7 @@ RunExecutor::RunExecutor(RunExecutorDeps deps) : deps_(std::move(deps)) {}
 asio::awaitable<CommandOutcome> RunExecutor::direct(
     SlashCommand cmd, Command command, std::chrono::steady_clock::time_point received) {
     const RollbackRequest request = *command.rollback;
-    auto new_id = deps_.store.next_request_id();
+    auto new_id = co_await deps_.store.next_request_id();
     if (!new_id) {
         co_await deps_.chat.reply(
             cmd.reply,
@@ -31,13 +31,14 @@ asio::awaitable<CommandOutcome> RunExecutor::direct(
             co_return CommandOutcome::Busy;
         }
     }
-    deps_.audit.record({AuditKind::Request,
-                        id,
-                        cmd.user,
-                        fmt::format("request={} dry_run={} reason={}",
-                                    log_quote(describe(request)),
-                                    request.dry_run,
-                                    log_quote(command.reason.value_or("")))});
+    const AuditEntry record{AuditKind::Request,
+                            id,
+                            cmd.user,
+                            fmt::format("request={} dry_run={} reason={}",
+                                        log_quote(describe(request)),
+                                        request.dry_run,
+                                        log_quote(command.reason.value_or("")))};
+    co_await deps_.audit.record(record);
     auto plan = co_await deps_.plans.resolve(request, id);
     if (!plan) {
         deps_.locks.release(id);
@@ -84,7 +85,7 @@ asio::awaitable<void> RunExecutor::execute(Run& run) {
                            std::nullopt,
                            run.card,
                            {}};
-    if (auto saved = deps_.store.run_started(stored); !saved) {
+    if (auto saved = co_await deps_.store.run_started(stored); !saved) {
         co_await state_not_saved(run, "run_started", saved.error());
     }
     for (std::size_t i = 0; i < run.plan.steps.size() && run.state == RunState::Running; ++i) {
@@ -109,17 +110,19 @@ asio::awaitable<void> RunExecutor::run_step(Run& run, std::size_t index) {
                             result.exit_code,
                             result.duration,
                             result.output_digest};
-    deps_.audit.record({AuditKind::Step,
-                        run.id,
-                        {},
-                        fmt::format("n={} command={} outcome={} exit={} duration_ms={} digest={}",
-                                    record.n,
-                                    log_quote(record.command),
-                                    to_string(record.outcome),
-                                    result.exit_code ? std::to_string(*result.exit_code) : "none",
-                                    result.duration.count(),
-                                    result.output_digest)});
-    if (auto saved = deps_.store.step_finished(run.id, record); !saved) {
+    const AuditEntry step_record{
+        AuditKind::Step,
+        run.id,
+        {},
+        fmt::format("n={} command={} outcome={} exit={} duration_ms={} digest={}",
+                    record.n,
+                    log_quote(record.command),
+                    to_string(record.outcome),
+                    result.exit_code ? std::to_string(*result.exit_code) : "none",
+                    result.duration.count(),
+                    result.output_digest)};
+    co_await deps_.audit.record(step_record);
+    if (auto saved = co_await deps_.store.step_finished(run.id, record); !saved) {
         co_await state_not_saved(run, "step", saved.error());
     }
     run.results.push_back(std::move(result));
@@ -195,11 +198,16 @@ asio::awaitable<void> RunExecutor::state_not_saved(Run& run, std::string what, E
     }
 }
 
-void RunExecutor::stop_for_shutdown() {
+asio::awaitable<void> RunExecutor::stop_for_shutdown() {
+    std::vector<RequestId> stopped;
     for (auto& [id, run] : runs_) {
         run.stopped_by_shutdown = true;
-        deps_.audit.record(
-            {AuditKind::Shutdown, id, {}, "why=\"grace period over: running step stopped\""});
+        stopped.push_back(id);
+    }
+    for (const auto& id : stopped) {
+        const AuditEntry record{
+            AuditKind::Shutdown, id, {}, "why=\"grace period over: running step stopped\""};
+        co_await deps_.audit.record(record);
     }
 }
 

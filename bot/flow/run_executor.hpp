@@ -64,7 +64,7 @@ public:
     boost::asio::awaitable<std::size_t> report_interrupted();
     /// The stop grace is over: every running run is marked (its report says so) and audited;
     /// the caller then stops their steps.
-    void stop_for_shutdown();
+    boost::asio::awaitable<void> stop_for_shutdown();
 
     [[nodiscard]] bool is_running(const RequestId& id) const { return runs_.contains(id); }
     /// The runs in progress, by request id.

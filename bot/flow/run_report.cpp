@@ -72,8 +72,9 @@ asio::awaitable<void> RunExecutor::report(Run& run) {
     // The report is stored before the run is recorded as finished: a restart in between
     // delivers it, and never reports the run as interrupted.
     OutboundMessage message{run.channel, std::nullopt, deps_.reporter.final_report(run)};
-    auto ticket = deps_.outbox.store(message, run.id.value + "/report");
-    if (auto saved = deps_.store.run_finished(run.id, run.state, deps_.clock.now()); !saved) {
+    auto ticket = co_await deps_.outbox.store(std::move(message), run.id.value + "/report");
+    if (auto saved = co_await deps_.store.run_finished(run.id, run.state, deps_.clock.now());
+        !saved) {
         co_await state_not_saved(run, "run_finished", saved.error());
     }
     std::string reasons;
@@ -84,16 +85,17 @@ asio::awaitable<void> RunExecutor::report(Run& run) {
     }
     const auto elapsed =
         std::chrono::duration_cast<Duration>(*run.marks.finished - run.marks.received);
-    deps_.audit.record(
-        {AuditKind::Report,
-         run.id,
-         {},
-         fmt::format("state={} restored={} verdict={} elapsed_ms={}",
-                     to_string(run.state),
-                     run.restored(),
-                     log_quote(run.verdict ? (run.verdict->restored ? "restored" : reasons)
-                                           : "not verified"),
-                     elapsed.count())});
+    const AuditEntry record{
+        AuditKind::Report,
+        run.id,
+        {},
+        fmt::format("state={} restored={} verdict={} elapsed_ms={}",
+                    to_string(run.state),
+                    run.restored(),
+                    log_quote(run.verdict ? (run.verdict->restored ? "restored" : reasons)
+                                          : "not verified"),
+                    elapsed.count())};
+    co_await deps_.audit.record(record);
     auto posted = co_await deps_.outbox.send(std::move(ticket));
     if (!posted) {
         deps_.log->warn("rollback.report_queued id={} error={} (the outbox retries it)",
@@ -136,7 +138,7 @@ asio::awaitable<void> RunExecutor::post_verification(Run& run, std::optional<Mes
 }
 
 asio::awaitable<std::size_t> RunExecutor::report_interrupted() {
-    auto interrupted = deps_.store.interrupt_running(deps_.clock.now());
+    auto interrupted = co_await deps_.store.interrupt_running(deps_.clock.now());
     if (!interrupted) {
         deps_.log->error("state.restore_failed error={}", interrupted.error().message);
         co_return 0;
@@ -152,8 +154,9 @@ asio::awaitable<void> RunExecutor::report_interrupted_run(StoredRun run) {
     for (const auto& s : run.steps) {
         steps += fmt::format("\n{}. `{}` — {}", s.n, s.command, to_string(s.outcome));
     }
-    deps_.audit.record(
-        {AuditKind::Interrupted, run.id, {}, fmt::format("steps_finished={}", run.steps.size())});
+    const AuditEntry record{
+        AuditKind::Interrupted, run.id, {}, fmt::format("steps_finished={}", run.steps.size())};
+    co_await deps_.audit.record(record);
     std::string text = fmt::format(
         "⚠️ *{} was interrupted*: {} by {}. rollbot stopped while it was running, so its "
         "outcome is unknown.{}{}\nIt will not be re-run by itself: check `/rollback status`, "

@@ -30,9 +30,11 @@
 
 namespace rollbot::store {
 
-/// The SQLite implementation of the state port. One connection, used from one thread; several
-/// processes may open the same file (WAL), writes serialise on the file lock.
-class SqliteStore final : public core::StateStore {
+/// The state in SQLite, with synchronous calls (a local file, each call short). One connection,
+/// used from one thread; several processes may open the same file (WAL), writes serialise on the
+/// file lock. `SqlitePort` (sqlite_port.hpp) puts it behind the awaitable core::StateStore port;
+/// `--verify-audit` and the store's own tests call it directly.
+class SqliteStore final {
 public:
     /// Opens or creates `path` (":memory:" for tests) and migrates its schema. Refuses, naming
     /// the path: a file that is not a database, read-only or unwritable, a newer schema.
@@ -40,48 +42,44 @@ public:
 
     [[nodiscard]] const std::string& path() const { return path_; }
 
-    [[nodiscard]] core::Result<core::RequestId> next_request_id() override;
+    [[nodiscard]] core::Result<core::RequestId> next_request_id();
     /// Bumps counters("readiness_probe"): fails on a read-only or full disk like a save would.
-    [[nodiscard]] core::Result<void> check_writable() override;
+    [[nodiscard]] core::Result<void> check_writable();
 
-    [[nodiscard]] core::Result<void> save_approval(const core::StoredApproval& approval) override;
-    [[nodiscard]] core::Result<std::vector<core::StoredApproval>> open_approvals() override;
+    [[nodiscard]] core::Result<void> save_approval(const core::StoredApproval& approval);
+    [[nodiscard]] core::Result<std::vector<core::StoredApproval>> open_approvals();
     [[nodiscard]] core::Result<std::optional<core::StoredApproval>> find_approval(
-        const core::RequestId& id) override;
+        const core::RequestId& id);
 
     /// Fails with Conflict if a run of that request exists already.
-    [[nodiscard]] core::Result<void> run_started(const core::StoredRun& run) override;
+    [[nodiscard]] core::Result<void> run_started(const core::StoredRun& run);
     /// NotFound for an unknown run, Conflict for a step number already recorded.
     [[nodiscard]] core::Result<void> step_finished(const core::RequestId& id,
-                                                   const core::StoredStep& step) override;
+                                                   const core::StoredStep& step);
     [[nodiscard]] core::Result<void> run_finished(const core::RequestId& id,
                                                   core::RunState state,
-                                                  core::WallTime at) override;
-    [[nodiscard]] core::Result<std::vector<core::StoredRun>> interrupt_running(
-        core::WallTime at) override;
-    [[nodiscard]] core::Result<std::optional<core::StoredRun>> find_run(
-        const core::RequestId& id) override;
-    [[nodiscard]] core::Result<std::vector<core::StoredRun>> recent_runs(int limit) override;
+                                                  core::WallTime at);
+    [[nodiscard]] core::Result<std::vector<core::StoredRun>> interrupt_running(core::WallTime at);
+    [[nodiscard]] core::Result<std::optional<core::StoredRun>> find_run(const core::RequestId& id);
+    [[nodiscard]] core::Result<std::vector<core::StoredRun>> recent_runs(int limit);
 
     /// `entry.seq`, `attempts` and `sent_ts` are ignored: a new entry is pending, untried.
-    [[nodiscard]] core::Result<std::int64_t> outbox_add(const core::OutboxEntry& entry) override;
-    [[nodiscard]] core::Result<std::vector<core::OutboxEntry>> outbox_pending() override;
-    [[nodiscard]] core::Result<void> outbox_delivered(std::int64_t seq,
-                                                      const core::MessageTs& ts) override;
-    [[nodiscard]] core::Result<void> outbox_failed(std::int64_t seq) override;
+    [[nodiscard]] core::Result<std::int64_t> outbox_add(const core::OutboxEntry& entry);
+    [[nodiscard]] core::Result<std::vector<core::OutboxEntry>> outbox_pending();
+    [[nodiscard]] core::Result<void> outbox_delivered(std::int64_t seq, const core::MessageTs& ts);
+    [[nodiscard]] core::Result<void> outbox_failed(std::int64_t seq);
     /// NotFound for a seq that was never added.
-    [[nodiscard]] core::Result<std::optional<core::MessageTs>> outbox_ts(std::int64_t seq) override;
+    [[nodiscard]] core::Result<std::optional<core::MessageTs>> outbox_ts(std::int64_t seq);
 
     /// Also forgets every key older than `window` (one window for all keys: Slack's retries).
     [[nodiscard]] core::Result<bool> first_time(const std::string& key,
                                                 core::WallTime now,
-                                                core::Duration window) override;
+                                                core::Duration window);
 
-    [[nodiscard]] core::Result<void> audit(const core::AuditEntry& entry,
-                                           core::WallTime at) override;
+    [[nodiscard]] core::Result<void> audit(const core::AuditEntry& entry, core::WallTime at);
     [[nodiscard]] core::Result<std::vector<core::AuditRecord>> audit_log(
-        const std::optional<core::RequestId>& request) override;
-    [[nodiscard]] core::Result<core::AuditCheck> verify_audit() override;
+        const std::optional<core::RequestId>& request);
+    [[nodiscard]] core::Result<core::AuditCheck> verify_audit();
 
 private:
     SqliteStore(DbHandle db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}

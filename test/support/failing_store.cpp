@@ -17,11 +17,11 @@ core::Error FailingStore::disk_error(const std::string& operation) {
     return core::Error{core::ErrorKind::Storage, "state." + operation + ": disk I/O error"};
 }
 
-core::Result<core::RequestId> FailingStore::next_request_id() {
+core::StateStore::Await<core::Result<core::RequestId>> FailingStore::next_request_id() {
     if (refuses("next_request_id")) {
-        return disk_error("next_request_id");
+        co_return disk_error("next_request_id");
     }
-    return inner_.next_request_id();
+    co_return co_await inner_.next_request_id();
 }
 
 core::Result<void> FailingStore::check_writable() {
@@ -31,137 +31,147 @@ core::Result<void> FailingStore::check_writable() {
     return inner_.check_writable();
 }
 
-core::Result<void> FailingStore::save_approval(const core::StoredApproval& approval) {
+core::StateStore::Await<core::Result<void>> FailingStore::save_approval(
+    core::StoredApproval approval) {
     if (refuses("save_approval")) {
-        return disk_error("save_approval");
+        co_return disk_error("save_approval");
     }
-    return inner_.save_approval(approval);
+    co_return co_await inner_.save_approval(std::move(approval));
 }
 
-core::Result<std::vector<core::StoredApproval>> FailingStore::open_approvals() {
+core::StateStore::Await<core::Result<std::vector<core::StoredApproval>>>
+FailingStore::open_approvals() {
     if (refuses("open_approvals")) {
-        return disk_error("open_approvals");
+        co_return disk_error("open_approvals");
     }
-    return inner_.open_approvals();
+    co_return co_await inner_.open_approvals();
 }
 
-core::Result<std::optional<core::StoredApproval>> FailingStore::find_approval(
-    const core::RequestId& id) {
+core::StateStore::Await<core::Result<std::optional<core::StoredApproval>>>
+FailingStore::find_approval(core::RequestId id) {
     if (refuses("find_approval")) {
-        return disk_error("find_approval");
+        co_return disk_error("find_approval");
     }
-    return inner_.find_approval(id);
+    co_return co_await inner_.find_approval(std::move(id));
 }
 
-core::Result<void> FailingStore::run_started(const core::StoredRun& run) {
+core::StateStore::Await<core::Result<void>> FailingStore::run_started(core::StoredRun run) {
     if (refuses("run_started")) {
-        return disk_error("run_started");
+        co_return disk_error("run_started");
     }
-    return inner_.run_started(run);
+    co_return co_await inner_.run_started(std::move(run));
 }
 
-core::Result<void> FailingStore::step_finished(const core::RequestId& id,
-                                               const core::StoredStep& step) {
+core::StateStore::Await<core::Result<void>> FailingStore::step_finished(core::RequestId id,
+                                                                        core::StoredStep step) {
     if (refuses("step_finished")) {
-        return disk_error("step_finished");
+        co_return disk_error("step_finished");
     }
-    return inner_.step_finished(id, step);
+    co_return co_await inner_.step_finished(std::move(id), std::move(step));
 }
 
-core::Result<void> FailingStore::run_finished(const core::RequestId& id,
-                                              core::RunState state,
-                                              core::WallTime at) {
+core::StateStore::Await<core::Result<void>> FailingStore::run_finished(core::RequestId id,
+                                                                       core::RunState state,
+                                                                       core::WallTime at) {
     if (refuses("run_finished")) {
-        return disk_error("run_finished");
+        co_return disk_error("run_finished");
     }
-    return inner_.run_finished(id, state, at);
+    co_return co_await inner_.run_finished(std::move(id), state, at);
 }
 
-core::Result<std::vector<core::StoredRun>> FailingStore::interrupt_running(core::WallTime at) {
+core::StateStore::Await<core::Result<std::vector<core::StoredRun>>> FailingStore::interrupt_running(
+    core::WallTime at) {
     if (refuses("interrupt_running")) {
-        return disk_error("interrupt_running");
+        co_return disk_error("interrupt_running");
     }
-    return inner_.interrupt_running(at);
+    co_return co_await inner_.interrupt_running(at);
 }
 
-core::Result<std::optional<core::StoredRun>> FailingStore::find_run(const core::RequestId& id) {
+core::StateStore::Await<core::Result<std::optional<core::StoredRun>>> FailingStore::find_run(
+    core::RequestId id) {
     if (refuses("find_run")) {
-        return disk_error("find_run");
+        co_return disk_error("find_run");
     }
-    return inner_.find_run(id);
+    co_return co_await inner_.find_run(std::move(id));
 }
 
-core::Result<std::vector<core::StoredRun>> FailingStore::recent_runs(int limit) {
+core::StateStore::Await<core::Result<std::vector<core::StoredRun>>> FailingStore::recent_runs(
+    int limit) {
     if (refuses("recent_runs")) {
-        return disk_error("recent_runs");
+        co_return disk_error("recent_runs");
     }
-    return inner_.recent_runs(limit);
+    co_return co_await inner_.recent_runs(limit);
 }
 
-core::Result<std::int64_t> FailingStore::outbox_add(const core::OutboxEntry& entry) {
+core::StateStore::Await<core::Result<std::int64_t>> FailingStore::outbox_add(
+    core::OutboxEntry entry) {
     if (refuses("outbox_add")) {
-        return disk_error("outbox_add");
+        co_return disk_error("outbox_add");
     }
-    return inner_.outbox_add(entry);
+    co_return co_await inner_.outbox_add(std::move(entry));
 }
 
-core::Result<std::vector<core::OutboxEntry>> FailingStore::outbox_pending() {
+core::StateStore::Await<core::Result<std::vector<core::OutboxEntry>>>
+FailingStore::outbox_pending() {
     if (refuses("outbox_pending")) {
-        return disk_error("outbox_pending");
+        co_return disk_error("outbox_pending");
     }
-    return inner_.outbox_pending();
+    co_return co_await inner_.outbox_pending();
 }
 
-core::Result<void> FailingStore::outbox_delivered(std::int64_t seq, const core::MessageTs& ts) {
+core::StateStore::Await<core::Result<void>> FailingStore::outbox_delivered(std::int64_t seq,
+                                                                           core::MessageTs ts) {
     if (refuses("outbox_delivered")) {
-        return disk_error("outbox_delivered");
+        co_return disk_error("outbox_delivered");
     }
-    return inner_.outbox_delivered(seq, ts);
+    co_return co_await inner_.outbox_delivered(seq, std::move(ts));
 }
 
-core::Result<void> FailingStore::outbox_failed(std::int64_t seq) {
+core::StateStore::Await<core::Result<void>> FailingStore::outbox_failed(std::int64_t seq) {
     if (refuses("outbox_failed")) {
-        return disk_error("outbox_failed");
+        co_return disk_error("outbox_failed");
     }
-    return inner_.outbox_failed(seq);
+    co_return co_await inner_.outbox_failed(seq);
 }
 
-core::Result<std::optional<core::MessageTs>> FailingStore::outbox_ts(std::int64_t seq) {
+core::StateStore::Await<core::Result<std::optional<core::MessageTs>>> FailingStore::outbox_ts(
+    std::int64_t seq) {
     if (refuses("outbox_ts")) {
-        return disk_error("outbox_ts");
+        co_return disk_error("outbox_ts");
     }
-    return inner_.outbox_ts(seq);
+    co_return co_await inner_.outbox_ts(seq);
 }
 
-core::Result<bool> FailingStore::first_time(const std::string& key,
-                                            core::WallTime now,
-                                            core::Duration window) {
+core::StateStore::Await<core::Result<bool>> FailingStore::first_time(std::string key,
+                                                                     core::WallTime now,
+                                                                     core::Duration window) {
     if (refuses("first_time")) {
-        return disk_error("first_time");
+        co_return disk_error("first_time");
     }
-    return inner_.first_time(key, now, window);
+    co_return co_await inner_.first_time(std::move(key), now, window);
 }
 
-core::Result<void> FailingStore::audit(const core::AuditEntry& entry, core::WallTime at) {
+core::StateStore::Await<core::Result<void>> FailingStore::audit(core::AuditEntry entry,
+                                                                core::WallTime at) {
     if (refuses("audit")) {
-        return disk_error("audit");
+        co_return disk_error("audit");
     }
-    return inner_.audit(entry, at);
+    co_return co_await inner_.audit(std::move(entry), at);
 }
 
-core::Result<std::vector<core::AuditRecord>> FailingStore::audit_log(
-    const std::optional<core::RequestId>& request) {
+core::StateStore::Await<core::Result<std::vector<core::AuditRecord>>> FailingStore::audit_log(
+    std::optional<core::RequestId> request) {
     if (refuses("audit_log")) {
-        return disk_error("audit_log");
+        co_return disk_error("audit_log");
     }
-    return inner_.audit_log(request);
+    co_return co_await inner_.audit_log(std::move(request));
 }
 
-core::Result<core::AuditCheck> FailingStore::verify_audit() {
+core::StateStore::Await<core::Result<core::AuditCheck>> FailingStore::verify_audit() {
     if (refuses("verify_audit")) {
-        return disk_error("verify_audit");
+        co_return disk_error("verify_audit");
     }
-    return inner_.verify_audit();
+    co_return co_await inner_.verify_audit();
 }
 
 }  // namespace rollbot::test

@@ -28,33 +28,32 @@ public:
     /// How many calls were refused.
     [[nodiscard]] int refused() const { return refused_; }
 
-    core::Result<core::RequestId> next_request_id() override;
+    Await<core::Result<core::RequestId>> next_request_id() override;
     core::Result<void> check_writable() override;
-    core::Result<void> save_approval(const core::StoredApproval& approval) override;
-    core::Result<std::vector<core::StoredApproval>> open_approvals() override;
-    core::Result<std::optional<core::StoredApproval>> find_approval(
-        const core::RequestId& id) override;
-    core::Result<void> run_started(const core::StoredRun& run) override;
-    core::Result<void> step_finished(const core::RequestId& id,
-                                     const core::StoredStep& step) override;
-    core::Result<void> run_finished(const core::RequestId& id,
-                                    core::RunState state,
-                                    core::WallTime at) override;
-    core::Result<std::vector<core::StoredRun>> interrupt_running(core::WallTime at) override;
-    core::Result<std::optional<core::StoredRun>> find_run(const core::RequestId& id) override;
-    core::Result<std::vector<core::StoredRun>> recent_runs(int limit) override;
-    core::Result<std::int64_t> outbox_add(const core::OutboxEntry& entry) override;
-    core::Result<std::vector<core::OutboxEntry>> outbox_pending() override;
-    core::Result<void> outbox_delivered(std::int64_t seq, const core::MessageTs& ts) override;
-    core::Result<void> outbox_failed(std::int64_t seq) override;
-    core::Result<std::optional<core::MessageTs>> outbox_ts(std::int64_t seq) override;
-    core::Result<bool> first_time(const std::string& key,
-                                  core::WallTime now,
-                                  core::Duration window) override;
-    core::Result<void> audit(const core::AuditEntry& entry, core::WallTime at) override;
-    core::Result<std::vector<core::AuditRecord>> audit_log(
-        const std::optional<core::RequestId>& request) override;
-    core::Result<core::AuditCheck> verify_audit() override;
+    Await<core::Result<void>> save_approval(core::StoredApproval approval) override;
+    Await<core::Result<std::vector<core::StoredApproval>>> open_approvals() override;
+    Await<core::Result<std::optional<core::StoredApproval>>> find_approval(
+        core::RequestId id) override;
+    Await<core::Result<void>> run_started(core::StoredRun run) override;
+    Await<core::Result<void>> step_finished(core::RequestId id, core::StoredStep step) override;
+    Await<core::Result<void>> run_finished(core::RequestId id,
+                                           core::RunState state,
+                                           core::WallTime at) override;
+    Await<core::Result<std::vector<core::StoredRun>>> interrupt_running(core::WallTime at) override;
+    Await<core::Result<std::optional<core::StoredRun>>> find_run(core::RequestId id) override;
+    Await<core::Result<std::vector<core::StoredRun>>> recent_runs(int limit) override;
+    Await<core::Result<std::int64_t>> outbox_add(core::OutboxEntry entry) override;
+    Await<core::Result<std::vector<core::OutboxEntry>>> outbox_pending() override;
+    Await<core::Result<void>> outbox_delivered(std::int64_t seq, core::MessageTs ts) override;
+    Await<core::Result<void>> outbox_failed(std::int64_t seq) override;
+    Await<core::Result<std::optional<core::MessageTs>>> outbox_ts(std::int64_t seq) override;
+    Await<core::Result<bool>> first_time(std::string key,
+                                         core::WallTime now,
+                                         core::Duration window) override;
+    Await<core::Result<void>> audit(core::AuditEntry entry, core::WallTime at) override;
+    Await<core::Result<std::vector<core::AuditRecord>>> audit_log(
+        std::optional<core::RequestId> request) override;
+    Await<core::Result<core::AuditCheck>> verify_audit() override;
 
 private:
     [[nodiscard]] bool refuses(const std::string& operation);

@@ -5,6 +5,7 @@
 #include "bot/metrics.hpp"
 #include "bot/reporter.hpp"
 #include "bot/settings.hpp"
+#include "bot/store/sqlite_port.hpp"
 #include "bot/store/sqlite_store.hpp"
 #include "bot/task_group.hpp"
 #include "templates/renderer.hpp"
@@ -15,6 +16,7 @@
 #include "test/support/manual_clock.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
 #include <spdlog/logger.h>
 
 #include <chrono>
@@ -49,6 +51,20 @@ public:
     void advance(std::chrono::milliseconds by);
     /// Starts `task` in the task group (counted) and runs the loop.
     void spawn(boost::asio::awaitable<void> task, std::string name = "test");
+    /// Runs `task` to its end on the loop and returns its value (the test fails if it suspends
+    /// on something nothing here completes).
+    template <typename T>
+    T finish(boost::asio::awaitable<T> task) {
+        auto value = std::make_shared<std::optional<T>>();
+        spawn(
+            [](boost::asio::awaitable<T> inner,
+               std::shared_ptr<std::optional<T>> out) -> boost::asio::awaitable<void> {
+                out->emplace(co_await std::move(inner));
+            }(std::move(task), value),
+            "finish");
+        EXPECT_TRUE(value->has_value()) << "the task did not finish";
+        return value->has_value() ? std::move(**value) : T{};
+    }
 
     /// The coordinator over every fake; built on first use, so settings can change before.
     core::Coordinator& coordinator();
@@ -87,7 +103,8 @@ public:
     std::ostringstream log_text;
     std::shared_ptr<spdlog::logger> log;
     std::shared_ptr<spdlog::logger> audit_log;
-    std::unique_ptr<store::SqliteStore> sqlite;
+    std::unique_ptr<store::SqliteStore> sqlite;  // read it directly: it is what was stored
+    store::SqlitePort sqlite_port;
     FailingStore store;
     FakeChat chat;
     FakeRunbook runbook;

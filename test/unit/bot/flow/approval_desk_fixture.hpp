@@ -135,7 +135,7 @@ public:
 
 /// The audit records of request `id`, one line each: "kind actor detail".
 inline std::string audit_trail(FlowHarness& h, const std::string& id) {
-    auto records = h.store.audit_log(core::RequestId{id});
+    auto records = h.sqlite->audit_log(core::RequestId{id});
     if (!records) {
         ADD_FAILURE() << "audit_log: " << records.error().message;
         return {};
@@ -149,7 +149,7 @@ inline std::string audit_trail(FlowHarness& h, const std::string& id) {
 
 /// The stored approval of `id` (fails the test when there is none).
 inline core::StoredApproval stored_approval(FlowHarness& h, const std::string& id) {
-    auto found = h.store.find_approval(core::RequestId{id});
+    auto found = h.sqlite->find_approval(core::RequestId{id});
     if (!found || !*found) {
         ADD_FAILURE() << "no stored approval " << id;
         return {};

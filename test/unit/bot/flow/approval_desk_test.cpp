@@ -90,7 +90,7 @@ TEST_F(ApprovalDeskRequest, ApprovalThatCannotBeSavedIsRefusedAndNothingStaysOpe
                 HasSubstr("refused U0ALICE why=\"approval not saved: state.save_approval: disk "
                           "I/O error\""));
     h.store.heal_all();
-    const auto open = h.store.open_approvals();
+    const auto open = h.sqlite->open_approvals();
     ASSERT_TRUE(open);
     EXPECT_TRUE(open->empty());
 }

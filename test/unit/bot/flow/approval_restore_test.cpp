@@ -24,7 +24,7 @@ core::StoredApproval stored_before_restart() {
     FlowHarness before;
     DeskUnderTest desk(before);
     desk.request("db -1 --reason migration broke logins");
-    auto open = before.store.open_approvals();
+    auto open = before.sqlite->open_approvals();
     if (!open || open->size() != 1) {
         ADD_FAILURE() << "the daemon before the restart did not store one open approval";
         return {};
@@ -36,8 +36,8 @@ class ApprovalDeskRestore : public DeskTest {
 protected:
     /// The store the restarted daemon opens holds `approval` (and has handed out its id).
     void stored(const core::StoredApproval& approval) {
-        ASSERT_TRUE(h.store.save_approval(approval));
-        ASSERT_TRUE(h.store.next_request_id());
+        ASSERT_TRUE(h.sqlite->save_approval(approval));
+        ASSERT_TRUE(h.sqlite->next_request_id());
     }
     static core::StoredApproval approved_by_bob(core::StoredApproval a) {
         a.approval.state = ApprovalState::Approved;
@@ -148,8 +148,8 @@ TEST_F(ApprovalDeskRestore, StoreThatCannotListApprovalsGivesNullopt) {
 TEST(ApprovalDeskThroughCoordinator, RestoredApprovalRunsTheDowngradeWhenADbaApproves) {
     FlowHarness h;
     const auto before = stored_before_restart();
-    ASSERT_TRUE(h.store.save_approval(before));
-    ASSERT_TRUE(h.store.next_request_id());
+    ASSERT_TRUE(h.sqlite->save_approval(before));
+    ASSERT_TRUE(h.sqlite->next_request_id());
     h.spawn(h.coordinator().restore(), "restore");
     EXPECT_EQ(h.coordinator().pending_approvals(), 1U);
     h.command("db -2", "U0CAROL");

@@ -23,20 +23,23 @@ protected:
         if (id) {
             request = core::RequestId{*id};
         }
-        auto read = h.store.audit_log(request);
+        auto read = h.sqlite->audit_log(request);
         EXPECT_TRUE(read.has_value());
         return read ? *read : std::vector<core::AuditRecord>{};
     }
+
+    /// Records `entry` and runs the loop until it is kept (or refused).
+    bool record(core::AuditEntry entry) { return h.finish(audit.record(std::move(entry))); }
 
     FlowHarness h;
     core::AuditTrail audit{h.store, h.clock, h.audit_log, h.log, &h.metrics};
 };
 
 TEST_F(AuditTrailTest, ARecordReachesTheHashChainWithItsKindRequestAndActor) {
-    EXPECT_TRUE(audit.record({AuditKind::Step,
-                              core::RequestId{"R7"},
-                              core::UserId{"U0ALICE"},
-                              "n=1 command=\"kubectl rollout undo\" outcome=succeeded"}));
+    EXPECT_TRUE(record({AuditKind::Step,
+                        core::RequestId{"R7"},
+                        core::UserId{"U0ALICE"},
+                        "n=1 command=\"kubectl rollout undo\" outcome=succeeded"}));
 
     const auto stored = records("R7");
     ASSERT_EQ(stored.size(), 1U);
@@ -48,7 +51,7 @@ TEST_F(AuditTrailTest, ARecordReachesTheHashChainWithItsKindRequestAndActor) {
               std::chrono::floor<std::chrono::milliseconds>(h.clock.now()));
     EXPECT_FALSE(stored[0].hash.empty());
 
-    const auto check = h.store.verify_audit();
+    const auto check = h.sqlite->verify_audit();
     ASSERT_TRUE(check.has_value());
     EXPECT_TRUE(check->ok) << check->problem;
     EXPECT_EQ(check->records, 1);
@@ -60,7 +63,7 @@ TEST_F(AuditTrailTest, ARecordReachesTheHashChainWithItsKindRequestAndActor) {
 }
 
 TEST_F(AuditTrailTest, AnEmptyActorIsRollbotInTheStoreAndTheLog) {
-    EXPECT_TRUE(audit.record({AuditKind::Report, core::RequestId{"R2"}, {}, "state=succeeded"}));
+    EXPECT_TRUE(record({AuditKind::Report, core::RequestId{"R2"}, {}, "state=succeeded"}));
     const auto stored = records("R2");
     ASSERT_EQ(stored.size(), 1U);
     EXPECT_EQ(stored[0].actor, "rollbot");
@@ -69,10 +72,10 @@ TEST_F(AuditTrailTest, AnEmptyActorIsRollbotInTheStoreAndTheLog) {
 }
 
 TEST_F(AuditTrailTest, RecordsAreChainedInTheOrderWritten) {
-    audit.record({AuditKind::Request, core::RequestId{"R1"}, core::UserId{"U0ALICE"}, "a"});
+    record({AuditKind::Request, core::RequestId{"R1"}, core::UserId{"U0ALICE"}, "a"});
     h.clock.advance(2s);
-    audit.record({AuditKind::Approval, core::RequestId{"R2"}, core::UserId{"U0BOB"}, "b"});
-    audit.record({AuditKind::Report, core::RequestId{"R1"}, {}, "c"});
+    record({AuditKind::Approval, core::RequestId{"R2"}, core::UserId{"U0BOB"}, "b"});
+    record({AuditKind::Report, core::RequestId{"R1"}, {}, "c"});
 
     const auto all = records(std::nullopt);
     ASSERT_EQ(all.size(), 3U);
@@ -88,8 +91,7 @@ TEST_F(AuditTrailTest, RecordsAreChainedInTheOrderWritten) {
 
 TEST_F(AuditTrailTest, AStoreFailureIsCountedAndLoggedAndTheLogLineIsStillWritten) {
     h.store.fail("audit");
-    EXPECT_FALSE(
-        audit.record({AuditKind::Step, core::RequestId{"R7"}, core::UserId{"U0ALICE"}, "n=1"}));
+    EXPECT_FALSE(record({AuditKind::Step, core::RequestId{"R7"}, core::UserId{"U0ALICE"}, "n=1"}));
 
     EXPECT_EQ(h.counter("rollbot_state_write_errors_total", {"audit"}), 1);
     const std::string logs = h.logs();
@@ -100,7 +102,7 @@ TEST_F(AuditTrailTest, AStoreFailureIsCountedAndLoggedAndTheLogLineIsStillWritte
     h.store.heal_all();
     EXPECT_THAT(records("R7"), IsEmpty());
 
-    EXPECT_TRUE(audit.record({AuditKind::Step, core::RequestId{"R7"}, {}, "n=2"}));
+    EXPECT_TRUE(record({AuditKind::Step, core::RequestId{"R7"}, {}, "n=2"}));
     EXPECT_EQ(h.counter("rollbot_state_write_errors_total", {"audit"}), 1);
     EXPECT_EQ(records("R7").size(), 1U);
 }

@@ -111,7 +111,7 @@ TEST(Coordinator, RestoreDeliversTheOutboxFirstThenReportsInterruptedRunsAndRest
         report.channel = core::ChannelId{std::string(FlowHarness::kChannel)};
         report.text = "⏪ ROLLBACK EXECUTED (R0, left by the earlier daemon)";
         report.key = "R0/report";
-        ASSERT_TRUE(h.store.outbox_add(report).has_value());
+        ASSERT_TRUE(h.sqlite->outbox_add(report).has_value());
     }
     const auto card = h.post("alembic");
     const auto r2_card = h.post("R2");
@@ -219,7 +219,7 @@ TEST(Coordinator, ShutdownStopsAHeldStepAfterTheGraceAndReportsTheRunAsStopped) 
     EXPECT_THAT(logs, HasSubstr("daemon.shutdown_done outbox_drained=true left=0"));
 
     // The approval stays stored for the restart.
-    auto open = h.store.open_approvals();
+    auto open = h.sqlite->open_approvals();
     ASSERT_TRUE(open.has_value());
     ASSERT_EQ(open->size(), 1U);
     EXPECT_EQ(open->front().request.id, core::RequestId{"R1"});
@@ -262,7 +262,7 @@ TEST(Coordinator, ShutdownLeavesWhatItCannotDeliverStored) {
     }
     EXPECT_THAT(h.logs(), HasSubstr("outbox.not_drained"));
     EXPECT_THAT(h.logs(), HasSubstr("daemon.shutdown_done outbox_drained=false"));
-    auto left = h.store.outbox_pending();
+    auto left = h.sqlite->outbox_pending();
     ASSERT_TRUE(left.has_value());
     EXPECT_FALSE(left->empty());
     EXPECT_EQ(h.coordinator().outbox_depth(), left->size());

@@ -67,17 +67,18 @@ protected:
                             std::nullopt,
                             std::move(card),
                             {}};
-        ASSERT_TRUE(h.store.run_started(run).has_value());
-        audit.record({core::AuditKind::Request,
-                      core::RequestId{id},
-                      core::UserId{"U0ALICE"},
-                      "request=\"backend rollback\""});
-        audit.record({core::AuditKind::Step,
-                      core::RequestId{id},
-                      {},
-                      "n=1 command=\"kubectl rollout undo deployment/backend\""});
+        ASSERT_TRUE(h.sqlite->run_started(run).has_value());
+        EXPECT_TRUE(h.finish(audit.record({core::AuditKind::Request,
+                                           core::RequestId{id},
+                                           core::UserId{"U0ALICE"},
+                                           "request=\"backend rollback\""})));
+        EXPECT_TRUE(
+            h.finish(audit.record({core::AuditKind::Step,
+                                   core::RequestId{id},
+                                   {},
+                                   "n=1 command=\"kubectl rollout undo deployment/backend\""})));
         ASSERT_TRUE(
-            h.store.run_finished(core::RequestId{id}, core::RunState::Succeeded, h.clock.now())
+            h.sqlite->run_finished(core::RequestId{id}, core::RunState::Succeeded, h.clock.now())
                 .has_value());
     }
     static core::MessageRef card(std::string ts) {
@@ -211,7 +212,7 @@ TEST_F(ReadCommandsTest, AdviseAnswersAndRecordsAnAuditLogLine) {
     const std::string text = ask(reads.advise(FlowHarness::slash("advise")));
     EXPECT_THAT(text, HasSubstr("Roll back or hotfix?"));
     EXPECT_THAT(h.logs(), HasSubstr("audit info advise user=U0ALICE kind="));
-    auto records = h.store.audit_log(std::nullopt);
+    auto records = h.sqlite->audit_log(std::nullopt);
     ASSERT_TRUE(records.has_value());
     EXPECT_THAT(*records, IsEmpty());  // advice is not part of any request's trail
 }

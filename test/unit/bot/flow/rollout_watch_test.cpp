@@ -96,7 +96,7 @@ std::vector<std::string> watch_posts(const FakeChat& chat) {
 
 std::vector<std::string> audit_kinds(FlowHarness& h, std::string id) {
     std::vector<std::string> kinds;
-    auto records = h.store.audit_log(core::RequestId{std::move(id)});
+    auto records = h.sqlite->audit_log(core::RequestId{std::move(id)});
     EXPECT_TRUE(records);
     for (const auto& r : records ? *records : std::vector<core::AuditRecord>{}) {
         kinds.push_back(r.kind);
@@ -375,7 +375,7 @@ TEST(RolloutWatch, FollowUpsComeAtTwoFiveAndTenMinutesInTheReportsThread) {
     EXPECT_THAT(last, Not(HasSubstr("Suggested next step")));
 
     // The trend is on the record; and the window is over.
-    auto records = h.store.audit_log(core::RequestId{"R1"});
+    auto records = h.sqlite->audit_log(core::RequestId{"R1"});
     ASSERT_TRUE(records);
     ASSERT_FALSE(records->empty());
     EXPECT_EQ(records->back().kind, "watch");
@@ -401,7 +401,7 @@ TEST(RolloutWatch, WorseAtTheEndSuggestsRollingBackFurther) {
     EXPECT_THAT(posts[2],
                 HasSubstr("*Suggested next step* (rollbot does not run it by itself): roll back "
                           "further to an older known-good SHA"));
-    auto records = h.store.audit_log(core::RequestId{"R1"});
+    auto records = h.sqlite->audit_log(core::RequestId{"R1"});
     ASSERT_TRUE(records);
     EXPECT_EQ(records->back().kind, "watch");
     EXPECT_THAT(records->back().detail, HasSubstr("Worse"));
@@ -434,7 +434,7 @@ TEST(RolloutWatch, NoFollowUpsWhenTheWatchIsZero) {
     h.advance(2h);
     EXPECT_THAT(watch_posts(h.chat), IsEmpty());
     EXPECT_EQ(h.chat.posts().size(), posts);
-    auto records = h.store.audit_log(core::RequestId{"R1"});
+    auto records = h.sqlite->audit_log(core::RequestId{"R1"});
     ASSERT_TRUE(records);
     EXPECT_EQ(records->back().kind, "report");
 }
@@ -466,7 +466,7 @@ TEST(RolloutWatch, WindowPostsWhereItIsToldAndComparesWithTheReport) {
     h.advance(1s);
     ASSERT_THAT(watch_posts(h.chat), SizeIs(3));
     EXPECT_THAT(watch_posts(h.chat)[2], HasSubstr("*Watch verdict:*"));
-    auto records = h.store.audit_log(core::RequestId{"R7"});
+    auto records = h.sqlite->audit_log(core::RequestId{"R7"});
     ASSERT_TRUE(records);
     ASSERT_THAT(*records, SizeIs(1));
     EXPECT_EQ(records->front().kind, "watch");

@@ -124,7 +124,7 @@ std::vector<std::string> thread_of(const FakeChat& chat, const core::MessageTs& 
 }
 
 std::vector<core::AuditRecord> audit_of(FlowHarness& h, std::string id) {
-    auto records = h.store.audit_log(core::RequestId{std::move(id)});
+    auto records = h.sqlite->audit_log(core::RequestId{std::move(id)});
     EXPECT_TRUE(records);
     return records ? *records : std::vector<core::AuditRecord>{};
 }
@@ -138,7 +138,7 @@ std::vector<std::string> audit_kinds(FlowHarness& h, std::string id) {
 }
 
 std::optional<core::StoredRun> stored_run(FlowHarness& h, std::string id) {
-    auto run = h.store.find_run(core::RequestId{std::move(id)});
+    auto run = h.sqlite->find_run(core::RequestId{std::move(id)});
     EXPECT_TRUE(run);
     return run ? *run : std::nullopt;
 }
@@ -646,7 +646,7 @@ TEST(RunExecutor, StopForShutdownMarksTheRunningRunsAndAuditsThem) {
     const auto& outcome = f.request("backend");
     ASSERT_TRUE(f.executor.is_running(core::RequestId{"R1"}));
 
-    f.executor.stop_for_shutdown();
+    h.spawn(f.executor.stop_for_shutdown());
     EXPECT_EQ(audit_kinds(h, "R1").back(), "shutdown");
     EXPECT_THAT(audit_of(h, "R1").back().detail, HasSubstr("grace period over"));
     EXPECT_TRUE(f.executor.runs().at(core::RequestId{"R1"}).stopped_by_shutdown);
