@@ -18,12 +18,12 @@ boost::asio::awaitable<bool> AuditTrail::record(AuditEntry entry) {
         entry.actor.empty() ? std::string_view("rollbot") : std::string_view(entry.actor.value);
     audit_log_->info(
         "{} id={} actor={} {}", to_string(entry.kind), entry.request, actor, entry.detail);
-    const std::string kind(to_string(entry.kind));
-    const RequestId request = entry.request;
-    auto written = co_await store_.audit(std::move(entry), clock_.now());
+    auto written = co_await store_.audit(entry, clock_.now());  // a copy: the log line needs it
     if (!written) {
-        log_->error(
-            "audit.write_failed id={} kind={} error={}", request, kind, written.error().message);
+        log_->error("audit.write_failed id={} kind={} error={}",
+                    entry.request,
+                    to_string(entry.kind),
+                    written.error().message);
         count(metrics_, "rollbot_state_write_errors_total", {"audit"});
         co_return false;
     }

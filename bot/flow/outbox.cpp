@@ -61,9 +61,9 @@ asio::awaitable<Result<MessageRef>> Outbox::post(OutboundMessage message, std::s
 asio::awaitable<Outbox::Ticket> Outbox::store(OutboundMessage message, std::string key) {
     Ticket ticket;
     ticket.entry.kind = OutboxEntry::Kind::Post;
-    ticket.entry.channel = message.channel;
-    ticket.entry.thread_ts = message.thread_ts;
-    ticket.entry.text = message.text;
+    ticket.entry.channel = std::move(message.channel);
+    ticket.entry.thread_ts = std::move(message.thread_ts);
+    ticket.entry.text = std::move(message.text);
     ticket.entry.key = std::move(key);
     auto seq = co_await store_.outbox_add(ticket.entry);
     if (!seq) {

@@ -199,6 +199,8 @@ asio::awaitable<void> RunExecutor::state_not_saved(Run& run, std::string what, E
 }
 
 asio::awaitable<void> RunExecutor::stop_for_shutdown() {
+    // Every run is marked before the first record is awaited: runs_ may change while a
+    // record is being written.
     std::vector<RequestId> stopped;
     for (auto& [id, run] : runs_) {
         run.stopped_by_shutdown = true;

@@ -51,8 +51,8 @@ public:
     void advance(std::chrono::milliseconds by);
     /// Starts `task` in the task group (counted) and runs the loop.
     void spawn(boost::asio::awaitable<void> task, std::string name = "test");
-    /// Runs `task` to its end on the loop and returns its value (the test fails if it suspends
-    /// on something nothing here completes).
+    /// Runs `task` to its end on the loop and returns its value. Unlike run_task (async.hpp) it
+    /// never waits for real time: a task still suspended when nothing is ready fails the test.
     template <typename T>
     T finish(boost::asio::awaitable<T> task) {
         auto value = std::make_shared<std::optional<T>>();
