@@ -22,8 +22,12 @@ JOBS=${ROLLBOT_JOBS:-2}
 PACKAGES=(
   libboost1.81-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev
   libyaml-cpp-dev libsqlite3-dev libgtest-dev libgmock-dev libkainjow-mustache-dev
-  libcli11-dev cmake g++ make pkg-config ca-certificates
+  libcli11-dev libpq-dev cmake g++ make pkg-config ca-certificates
+  postgresql
 )
+# postgresql is for the tests only: they initdb a throw-away cluster of their own (the daemon
+# needs libpq alone). The package would create and start a "main" cluster on port 5432; it is
+# told not to, see install_packages.
 LINT_PACKAGES=(clang-format clang-tidy)
 # deploy/checks/run.sh: API models for the manifest schema check, and systemd-analyze. kubectl
 # is added below only when none is installed (Debian's kubernetes-client would clash with one).
@@ -47,6 +51,11 @@ install_packages() {
     sudo=(sudo)
   fi
   say "installing ${missing[*]}"
+  if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+    "${sudo[@]}" mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" |
+      "${sudo[@]}" tee /etc/postgresql-common/createcluster.d/rollbot.conf >/dev/null
+  fi
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
