@@ -107,7 +107,12 @@ struct TargetSettings {
 };
 
 struct StateSettings {
-    std::string path = "/var/lib/rollbot/state.db";
+    std::string path = "/var/lib/rollbot/state.db";  // SQLite, when url is empty
+    /// A libpq URI (postgresql://…): shared state for several replicas. Its password, if any,
+    /// only from ROLLBOT_STATE_URL_FILE or libpq's own environment and files.
+    Secret url;
+    /// Replicated mode: a leader that has not renewed for this long is replaced.
+    Duration lease = std::chrono::seconds{15};
     bool operator==(const StateSettings&) const = default;
 };
 

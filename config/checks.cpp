@@ -208,6 +208,38 @@ std::optional<std::string> check_slack_api_url(std::string_view s) {
     return std::nullopt;
 }
 
+std::optional<std::string> check_state_url(std::string_view s, bool password_allowed) {
+    std::string_view rest;
+    for (std::string_view scheme : {"postgresql://", "postgres://"}) {
+        if (s.starts_with(scheme)) {
+            rest = s.substr(scheme.size());
+        }
+    }
+    if (rest.data() == nullptr) {
+        return "is not a PostgreSQL connection URI (postgresql://user@host:5432/dbname?…)";
+    }
+    if (std::any_of(s.begin(), s.end(), [](char c) { return c <= ' ' || c == '\x7f'; })) {
+        return "has spaces or control characters in it";
+    }
+    if (password_allowed) {
+        return std::nullopt;
+    }
+    const auto authority = rest.substr(0, rest.find_first_of("/?"));
+    const auto at = authority.rfind('@');
+    const bool in_userinfo =
+        at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos;
+    const auto query = rest.find('?');
+    const bool in_query = query != std::string_view::npos &&
+                          (rest.find("?password=", query) != std::string_view::npos ||
+                           rest.find("&password=", query) != std::string_view::npos);
+    if (in_userinfo || in_query) {
+        return "holds a password, which does not belong in the config file: use PGPASSWORD, "
+               "PGPASSFILE, a client certificate, or put the whole URL in a file named by "
+               "ROLLBOT_STATE_URL_FILE";
+    }
+    return std::nullopt;
+}
+
 std::string with_trailing_slash(std::string url) {
     if (!url.ends_with('/')) {
         url += '/';

@@ -20,6 +20,9 @@ namespace rollbot::config::detail {
 /// https://, or http:// for 127.0.0.1, ::1 and localhost only.
 [[nodiscard]] std::optional<std::string> check_slack_api_url(std::string_view s);
 [[nodiscard]] std::string with_trailing_slash(std::string url);
+/// A libpq connection URI for state.url. With `password_allowed` false (the config file), one
+/// that carries a password is refused. The complaint never repeats the URL.
+[[nodiscard]] std::optional<std::string> check_state_url(std::string_view s, bool password_allowed);
 /// `host:port` for http.listen; `localhost` becomes 127.0.0.1 so the server can bind it as is.
 [[nodiscard]] std::optional<core::HttpSettings> parse_listen_address(std::string_view s);
 /// Why `text` is not a duration, with the spelling to use where it can be guessed.

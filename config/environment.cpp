@@ -37,16 +37,12 @@ bool looks_like_token(std::string_view s) {
     return s.starts_with("xapp-") || s.starts_with("xox");
 }
 
-std::optional<std::string> read_token_file(Context& ctx,
-                                           const std::string& variable,
-                                           const TokenVariable& t,
-                                           const std::string& file) {
-    if (looks_like_token(file)) {
-        ctx.report_env(variable,
-                       "holds a token, not a file name: set " + std::string(t.name) +
-                           " instead, or name the file that holds it");
-        return std::nullopt;
-    }
+// The content of a small file holding one secret (a Kubernetes Secret mounted as a file),
+// without trailing blanks; reported against `variable` when it cannot be read.
+std::optional<std::string> read_secret_file(Context& ctx,
+                                            const std::string& variable,
+                                            const std::string& file,
+                                            std::string_view holds) {
     std::error_code ec;
     if (std::filesystem::is_directory(file, ec)) {
         ctx.report_env(variable, "cannot read " + quote_value(file) + ": it is a directory");
@@ -64,12 +60,52 @@ std::optional<std::string> read_token_file(Context& ctx,
     std::string content(static_cast<std::size_t>(kMaxTokenFile) + 1, '\0');
     in.read(content.data(), kMaxTokenFile + 1);
     if (in.gcount() > kMaxTokenFile) {
-        ctx.report_env(variable, quote_value(file) + " is too large to hold just a token");
+        ctx.report_env(variable,
+                       quote_value(file) + " is too large to hold just " + std::string(holds));
         return std::nullopt;
     }
     content.resize(static_cast<std::size_t>(in.gcount()));
     content.erase(content.find_last_not_of(" \t\r\n") + 1);  // npos + 1 == 0: all blank
     return content;
+}
+
+std::optional<std::string> read_token_file(Context& ctx,
+                                           const std::string& variable,
+                                           const TokenVariable& t,
+                                           const std::string& file) {
+    if (looks_like_token(file)) {
+        ctx.report_env(variable,
+                       "holds a token, not a file name: set " + std::string(t.name) +
+                           " instead, or name the file that holds it");
+        return std::nullopt;
+    }
+    return read_secret_file(ctx, variable, file, "a token");
+}
+
+// ROLLBOT_STATE_URL_FILE: the whole state.url, password included, from a mounted Secret.
+void read_state_url_file(Context& ctx, const Environment& env, core::StateSettings& out) {
+    const std::string variable = "ROLLBOT_STATE_URL_FILE";
+    const auto file = lookup(env, variable);
+    if (!file) {
+        return;
+    }
+    if (!out.url.empty()) {
+        ctx.report_env(variable, "both state.url and " + variable + " are set: set only one");
+        return;
+    }
+    if (file->find("://") != std::string::npos) {
+        ctx.report_env(variable, "holds a URL, not a file name: name the file that holds the URL");
+        return;
+    }
+    auto url = read_secret_file(ctx, variable, *file, "a connection URL");
+    if (!url) {
+        return;
+    }
+    if (auto complaint = check_state_url(*url, true)) {
+        ctx.report_env(variable, "the URL in " + quote_value(*file) + " " + *complaint);
+        return;
+    }
+    out.url = core::Secret(std::move(*url));
 }
 
 // What is wrong with a token's shape, in words that never include the token.
@@ -141,6 +177,7 @@ void read_environment(Context& ctx,
     if (auto bot = read_token(ctx, env, kBotToken, options.require_slack_tokens)) {
         out.tokens.bot_token = std::move(*bot);
     }
+    read_state_url_file(ctx, env, out.state);
     if (auto url = lookup(env, "SLACK_API_URL")) {
         if (auto complaint = check_slack_api_url(*url)) {
             ctx.report_env("SLACK_API_URL", quote_value(*url) + " " + *complaint);

@@ -20,8 +20,14 @@ void each_restart_key(const core::Settings& a, const core::Settings& b, F&& chan
     if (a.kubernetes.kubeconfig != b.kubernetes.kubeconfig) {
         changed("kubernetes.kubeconfig");
     }
-    if (a.state != b.state) {
+    if (a.state.path != b.state.path) {
         changed("state.path");
+    }
+    if (a.state.url != b.state.url) {
+        changed("state.url (or ROLLBOT_STATE_URL_FILE)");
+    }
+    if (a.state.lease != b.state.lease) {
+        changed("state.lease");
     }
     if (a.http != b.http) {
         changed("http.listen");

@@ -241,6 +241,47 @@ const Schema<core::TargetSettings>& targets_schema() {
     return kSchema;
 }
 
+// state.url: a Secret; a complaint never quotes the value, which may hold a password.
+ValueParser<core::Secret> state_url() {
+    return [](Context& ctx, const Value& v) -> std::optional<core::Secret> {
+        auto s = text()(ctx, v);
+        if (!s) {
+            return std::nullopt;
+        }
+        if (s->empty()) {
+            return core::Secret{};
+        }
+        if (auto complaint = check_state_url(*s, false)) {
+            ctx.report(v.line, v.path, "the URL " + *complaint);
+            return std::nullopt;
+        }
+        return core::Secret{std::move(*s)};
+    };
+}
+
+// state.lease: renewed every third of it, with a margin for the round trip and the clocks, so
+// a few seconds at least; more than a few minutes would leave the bot leaderless that long.
+ValueParser<Duration> lease_duration() {
+    return [](Context& ctx, const Value& v) -> std::optional<Duration> {
+        auto d = duration(false)(ctx, v);
+        if (d && (*d < 3s || *d > 300s)) {
+            ctx.report(v.line, v.path, "must be between 3s and 5m (the default is 15s)");
+            return std::nullopt;
+        }
+        return d;
+    };
+}
+
+const Schema<core::StateSettings>& state_schema() {
+    using S = core::StateSettings;
+    static const Schema<S> kSchema{
+        field("path", &S::path, path(PathRule::Required)),
+        field("url", &S::url, state_url()),
+        field("lease", &S::lease, lease_duration()),
+    };
+    return kSchema;
+}
+
 const Schema<core::ShutdownSettings>& shutdown_schema() {
     using T = core::ShutdownSettings;
     static const Schema<T> kSchema{
@@ -288,8 +329,6 @@ Schema<T> one_key(Field<T> f) {
 
 const Schema<core::Settings>& settings_schema() {
     using S = core::Settings;
-    static const auto kState =
-        one_key(field("path", &core::StateSettings::path, path(PathRule::Required)));
     static const auto kHttp = one_key(Field<core::HttpSettings>{"listen", read_listen});
     static const auto kTemplates =
         one_key(field("dir", &core::TemplateSettings::dir, path(PathRule::Directory)));
@@ -302,7 +341,7 @@ const Schema<core::Settings>& settings_schema() {
         section("script", &S::script, script_schema()),
         section("verify", &S::verify, verify_schema()),
         section("targets", &S::targets, targets_schema()),
-        section("state", &S::state, kState),
+        section("state", &S::state, state_schema()),
         section("http", &S::http, kHttp),
         section("shutdown", &S::shutdown, shutdown_schema()),
         section("templates", &S::templates, kTemplates),

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <unistd.h>
@@ -17,18 +18,14 @@ namespace {
 
 namespace asio = boost::asio;
 
-// Resident set size from /proc (bytes), 0 when unreadable.
-double resident_bytes() {
-    std::FILE* f = std::fopen("/proc/self/statm", "r");
-    if (f == nullptr) {
-        return 0;
+// This replica in the lease row: the pod (HOSTNAME in Kubernetes) or host name, and the pid.
+std::string replica_name() {
+    std::array<char, 256> host{};
+    if (gethostname(host.data(), host.size() - 1) != 0) {
+        host[0] = '\0';
     }
-    long pages = 0;
-    long resident = 0;
-    const int read = std::fscanf(f, "%ld %ld", &pages, &resident);
-    std::fclose(f);
-    return read == 2 ? static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE))
-                     : 0;
+    const std::string name = host[0] != '\0' ? host.data() : "rollbot";
+    return fmt::format("{}/{}", name, getpid());
 }
 
 std::string joined(const std::vector<std::string>& keys) {
@@ -53,7 +50,7 @@ Daemon::Daemon(core::Settings& settings,
                const Options& opt,
                const core::Loggers& logs,
                const templates::Renderer& renderer,
-               core::StateStore& store)
+               core::StateStore* store)
     : settings_(settings),
       opt_(opt),
       logs_(logs),
@@ -68,15 +65,26 @@ Daemon::Daemon(core::Settings& settings,
       endpoints_(metrics_, [this] { return readiness(); }),
       signals_(io_, SIGINT, SIGTERM, SIGHUP) {
     make_chat();
+    if (store_ == nullptr) {
+        replication_ = std::make_unique<Replication>(
+            io_.get_executor(), settings.state, replica_name(), logs.core);
+        store_ = &replication_->store();
+        leader_chat_.emplace(chat_.transport(), *replication_, replication_->store());
+        fenced_runbook_.emplace(runbook_, *replication_, replication_->store());
+        chat_running_ = false;  // a standby is not on Slack
+    }
     define_metrics();
+    core::ChatTransport& chat = leader_chat_ ? *leader_chat_ : chat_.transport();
+    core::Runbook& runbook = fenced_runbook_ ? static_cast<core::Runbook&>(*fenced_runbook_)
+                                             : static_cast<core::Runbook&>(runbook_);
     flow_.emplace(core::FlowDeps{settings,
-                                 chat_.transport(),
+                                 chat,
                                  chat_.directory(),
-                                 runbook_,
+                                 runbook,
                                  verifier_,
                                  clock_,
                                  reporter_,
-                                 store_,
+                                 *store_,
                                  tasks_,
                                  logs.core,
                                  logs.audit,
@@ -108,20 +116,6 @@ void Daemon::make_chat() {
     chat_.slack.emplace(tasks_, *chat_.api, options, clock_, logs_.chat);
 }
 
-void Daemon::define_metrics() {
-    core::define_rollbot_metrics(metrics_);
-    slack::define_slack_metrics(metrics_);  // in console mode too: /metrics is the same shape
-    if (chat_.slack) {
-        chat_.slack->attach_metrics(metrics_);
-    }
-    metrics_.set("rollbot_build_info", {ROLLBOT_VERSION}, 1);
-    metrics_.set(
-        "process_start_time_seconds",
-        {},
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
-    metrics_.on_collect([this](core::Metrics& m) { collect(m); });
-}
-
 bool Daemon::start_ops_server() {
     auto server = ops::start_ops_server(
         tasks_, settings_.http.host, settings_.http.port, endpoints_, logs_.core);
@@ -143,8 +137,21 @@ int Daemon::run() {
     const auto fail = [this](std::string_view what) {
         fatal(what);
     };
-    tasks_.spawn("state.restore", start(), core::TaskGroup::Kind::Background, fail);
-    tasks_.spawn("chat.run", run_chat(), core::TaskGroup::Kind::Background, fail);
+    if (replication_) {
+        auto elected = [this](std::int64_t term) {
+            become_leader(term);
+        };
+        auto lost = [this](std::string why) {
+            step_down(std::move(why));
+        };
+        tasks_.spawn("replication",
+                     replication_->run(std::move(elected), std::move(lost)),
+                     core::TaskGroup::Kind::Background,
+                     fail);
+    } else {
+        tasks_.spawn("state.restore", start(), core::TaskGroup::Kind::Background, fail);
+        tasks_.spawn("chat.run", run_chat(), core::TaskGroup::Kind::Background, fail);
+    }
     signals_.async_wait([this](const auto& ec, int signo) { on_signal(ec, signo); });
     logs_.core->info("daemon.started mode={} config={} channel={} dry_run={}",
                      opt_.console ? "console" : "slack",
@@ -162,6 +169,30 @@ int Daemon::run() {
 void Daemon::fatal(std::string_view what) {
     logs_.core->critical("daemon.fatal error={}", what);
     exit_code_ = kExitFatal;
+    io_.stop();
+}
+
+void Daemon::become_leader(std::int64_t term) {
+    if (stopping_) {
+        return;
+    }
+    logs_.core->info("daemon.leading term={}: restoring the state, connecting to Slack", term);
+    const auto fail = [this](std::string_view what) {
+        fatal(what);
+    };
+    chat_running_ = true;
+    tasks_.spawn("state.restore", start(), core::TaskGroup::Kind::Background, fail);
+    tasks_.spawn("chat.run", run_chat(), core::TaskGroup::Kind::Background, fail);
+}
+
+void Daemon::step_down(std::string why) {
+    logs_.core->critical(
+        "daemon.deposed why=\"{}\": running steps killed, Slack closed; exiting so that the "
+        "supervisor starts this replica again as a standby",
+        why);
+    runbook_.cancel_all();
+    chat_.transport().stop();
+    exit_code_ = kExitDeposed;
     io_.stop();
 }
 
@@ -200,6 +231,9 @@ void Daemon::begin_stop(std::string why) {
         return;
     }
     stopping_ = true;
+    if (replication_) {
+        replication_->stop();
+    }
     logs_.core->info(
         "daemon.stopping why=\"{}\" grace_ms={} flush_ms={} (a second signal stops at once)",
         why,
@@ -218,14 +252,19 @@ void Daemon::begin_stop(std::string why) {
 asio::awaitable<void> Daemon::wind_down(std::string why) {
     // Slack's close handshake is bounded by the connection's close timeout (5 s).
     constexpr auto kChatClose = std::chrono::seconds(10);
-    co_await flow_->shutdown(
-        std::move(why), settings_.shutdown.grace, settings_.shutdown.outbox_flush);
+    if (!replication_ || replication_->status().role == Role::Leader) {
+        co_await flow_->shutdown(
+            std::move(why), settings_.shutdown.grace, settings_.shutdown.outbox_flush);
+    }
     // The transport says goodbye (a websocket close frame) before the loop ends.
     using namespace asio::experimental::awaitable_operators;
     constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
     asio::steady_timer deadline(io_, kChatClose);
     if (chat_running_) {
         co_await (chat_ended_.async_wait(kNothrow) || deadline.async_wait(kNothrow));
+    }
+    if (replication_) {
+        co_await replication_->release();
     }
     if (ops_) {
         ops_->stop();
@@ -269,42 +308,6 @@ asio::awaitable<void> Daemon::reload() {
                       joined(change.applied),
                       joined(change.need_restart));
     metrics_.add("rollbot_config_reloads_total", {"applied"});
-}
-
-std::vector<core::ReadinessCheck> Daemon::readiness() {
-    std::vector<core::ReadinessCheck> checks;
-    if (stopping_) {
-        checks.push_back({"stopping", false, "rollbot is shutting down"});
-    }
-    if (chat_.slack) {
-        const auto& status = chat_.slack->status();
-        std::string detail = status.live ? fmt::format("connected (Slack counts {} connection(s))",
-                                                       status.num_connections)
-                                         : "no live Socket Mode connection (connecting)";
-        if (status.fatal) {
-            detail = "stopped reconnecting: " + status.fatal_reason;
-        }
-        checks.push_back({"slack", status.live && !status.fatal, std::move(detail)});
-    } else {
-        checks.push_back(
-            {"started", started_, started_ ? "console mode, state restored" : "restoring state"});
-    }
-    auto writable = store_.check_writable();
-    checks.push_back({"state",
-                      writable.has_value(),
-                      writable ? settings_.state.path + " is writable" : writable.error().message});
-    return checks;
-}
-
-void Daemon::collect(core::Metrics& m) {
-    m.set("rollbot_ready", {}, endpoints_.readiness().first ? 1 : 0);
-    m.set("process_resident_memory_bytes", {}, resident_bytes());
-    m.set("rollbot_outbox_depth", {}, static_cast<double>(flow_->outbox_depth()));
-    m.set("rollbot_runs_active", {}, static_cast<double>(flow_->running()));
-    m.set("rollbot_approvals_pending", {}, static_cast<double>(flow_->pending_approvals()));
-    if (chat_.slack) {
-        chat_.slack->export_metrics(m);
-    }
 }
 
 }  // namespace rollbot::daemon

@@ -9,6 +9,7 @@
 #include "adapters/slack/socket_mode_transport.hpp"
 #include "adapters/slack/web_api.hpp"
 #include "bot/daemon/options.hpp"
+#include "bot/daemon/replication.hpp"
 #include "bot/flow/coordinator.hpp"
 #include "bot/logging.hpp"
 #include "bot/metrics.hpp"
@@ -50,7 +51,7 @@ public:
            const Options& opt,
            const core::Loggers& logs,
            const templates::Renderer& renderer,
-           core::StateStore& store);
+           core::StateStore* store);
 
     /// Serves until stopped; the process's exit code.
     int run();
@@ -69,13 +70,18 @@ private:
     /// handled); an invalid one changes nothing.
     boost::asio::awaitable<void> reload();
     void fatal(std::string_view what);
+    /// The lease was taken: this replica restores the state and connects to Slack.
+    void become_leader(std::int64_t term);
+    /// The lease is lost: running steps are killed and the process ends (kExitDeposed).
+    void step_down(std::string why);
+    [[nodiscard]] core::ReadinessCheck replication_check() const;
     [[nodiscard]] std::vector<core::ReadinessCheck> readiness();
     void collect(core::Metrics& m);
 
     core::Settings& settings_;
     const Options& opt_;
     const core::Loggers& logs_;
-    core::StateStore& store_;
+    core::StateStore* store_;  // the SQLite port, or the replication's PostgreSQL store
     // Before the io_context: coroutines still suspended at exit are destroyed with it, and
     // their timers let go of the clock as they go.
     core::SystemClock clock_;
@@ -88,6 +94,11 @@ private:
     core::Reporter reporter_;
     Chat chat_;
     core::Metrics metrics_;
+    // The replicated mode (state.url); the flow then talks to the chat and the runbook
+    // through the leader's guards.
+    std::unique_ptr<Replication> replication_;
+    std::optional<LeaderChat> leader_chat_;
+    std::optional<FencedRunbook> fenced_runbook_;
     std::optional<core::Coordinator> flow_;
     core::OpsEndpoints endpoints_;
     std::shared_ptr<ops::OpsServer> ops_;

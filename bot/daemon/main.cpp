@@ -3,12 +3,16 @@
 #include "bot/daemon/daemon.hpp"
 #include "bot/daemon/options.hpp"
 #include "bot/logging.hpp"
+#include "bot/store/pg_store.hpp"
 #include "bot/store/sqlite_port.hpp"
 #include "bot/store/sqlite_store.hpp"
+#include "bot/task_group.hpp"
 #include "config/loader.hpp"
 #include "templates/renderer.hpp"
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
 #include <csignal>
@@ -28,31 +32,63 @@ using namespace rollbot;
 using namespace rollbot::daemon;
 
 // `--verify-audit`: walks the hash chain; 0 when intact, 1 (and where it breaks) when not.
-int verify_audit(store::SqliteStore& store, const std::string& path) {
-    auto check = store.verify_audit();
+// `where` names the state for people: the SQLite path, or "PostgreSQL" (never the URL).
+int report_audit(const core::Result<core::AuditCheck>& check, const std::string& where) {
     if (!check) {
         fail_line(fmt::format("--verify-audit: {}", check.error().message));
         return kExitFatal;
     }
     if (!check->ok) {
         std::printf("rollbotd: audit trail in %s is BROKEN at record %lld of %lld: %s\n",
-                    path.c_str(),
+                    where.c_str(),
                     static_cast<long long>(check->first_bad.value_or(0)),
                     static_cast<long long>(check->records),
                     check->problem.c_str());
         return kExitFatal;
     }
     std::printf("rollbotd: audit trail in %s is intact: %lld records, every hash verifies\n",
-                path.c_str(),
+                where.c_str(),
                 static_cast<long long>(check->records));
     return kExitOk;
+}
+
+boost::asio::awaitable<core::Result<core::AuditCheck>> verify_pg_audit(
+    boost::asio::any_io_executor executor, std::string url) {
+    store::pg::Options options;
+    auto store = co_await store::PgStore::open(std::move(executor), std::move(url), options);
+    if (!store) {
+        co_return store.error();
+    }
+    co_return co_await (*store)->verify_audit();
+}
+
+// --verify-audit against state.url: the same chain, read through one connection.
+int verify_pg(const core::Settings& settings) {
+    boost::asio::io_context io{1};
+    std::optional<core::Result<core::AuditCheck>> check;
+    boost::asio::co_spawn(
+        io,
+        verify_pg_audit(io.get_executor(), settings.state.url.reveal()),
+        [&check](const std::exception_ptr& error, core::Result<core::AuditCheck> r) {
+            if (error) {
+                r = core::make_error(core::ErrorKind::Storage,
+                                     "state.verify_audit: " + core::describe_exception(error));
+            }
+            check = std::move(r);
+        });
+    io.run();
+    if (!check) {
+        fail_line("--verify-audit: the check did not finish");
+        return kExitFatal;
+    }
+    return report_audit(*check, "PostgreSQL (state.url)");
 }
 
 int run_daemon(core::Settings& settings,
                const Options& opt,
                const core::Loggers& logs,
                const templates::Renderer& renderer,
-               core::StateStore& store) {
+               core::StateStore* store) {
     Daemon daemon(settings, opt, logs, renderer, store);
     return daemon.run();
 }
@@ -89,16 +125,22 @@ int run(const Options& opt) {
                     opt.console ? "console" : "slack");
         return kExitOk;
     }
+    if (!settings->state.url.empty()) {
+        if (opt.verify_audit) {
+            return verify_pg(*settings);
+        }
+        return run_daemon(*settings, opt, logs, *renderer, nullptr);  // the replicated mode
+    }
     auto store = store::SqliteStore::open(settings->state.path);
     if (!store) {
         fail_line(fmt::format("state: {}", store.error().message));
         return kExitFatal;
     }
     if (opt.verify_audit) {
-        return verify_audit(**store, settings->state.path);
+        return report_audit((**store).verify_audit(), settings->state.path);
     }
     store::SqlitePort port(**store);
-    return run_daemon(*settings, opt, logs, *renderer, port);
+    return run_daemon(*settings, opt, logs, *renderer, &port);
 }
 
 }  // namespace

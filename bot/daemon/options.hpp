@@ -19,6 +19,9 @@ struct Options {
 constexpr int kExitOk = 0;
 constexpr int kExitFatal = 1;
 constexpr int kExitConfig = 78;  // EX_CONFIG
+// EX_TEMPFAIL: a leader that lost its lease stops at once; its supervisor (Kubernetes, systemd)
+// starts it again, as a standby.
+constexpr int kExitDeposed = 75;
 
 /// "rollbotd: <message>" on stderr: the one line a failed start leaves.
 void fail_line(const std::string& message);

@@ -66,13 +66,16 @@ struct Options {
     std::chrono::milliseconds query_timeout{5000};
 };
 
-class Connection;
+namespace detail {
+struct ConnectionState;
+}
 
 /// Exclusive use of a connection for several statements (a transaction); the next user waits
 /// until it is destroyed. A transaction begun and not committed is rolled back before the
-/// connection is used again.
+/// connection is used again. Safe to destroy after its Connection (it shares the state).
 class Session {
 public:
+    explicit Session(std::shared_ptr<detail::ConnectionState> state);
     Session(Session&& other) noexcept;
     Session& operator=(Session&&) = delete;
     Session(const Session&) = delete;
@@ -85,24 +88,30 @@ public:
     /// BEGIN ISOLATION LEVEL `level` ("READ COMMITTED", "SERIALIZABLE", …).
     [[nodiscard]] boost::asio::awaitable<core::Result<void>> begin(std::string_view op,
                                                                    std::string level);
+    /// BEGIN, then `first` (constant SQL without parameters) in the same round trip; the rows of
+    /// `first`. The transaction is open even when `first` failed (it is rolled back).
+    [[nodiscard]] boost::asio::awaitable<core::Result<Rows>> begin_with(std::string_view op,
+                                                                        std::string level,
+                                                                        std::string first);
     [[nodiscard]] boost::asio::awaitable<core::Result<void>> commit(std::string_view op);
 
 private:
-    friend class Connection;
-    explicit Session(Connection& connection) : connection_(&connection) {}
-
-    Connection* connection_;
+    std::shared_ptr<detail::ConnectionState> state_;
     bool in_transaction_ = false;
 };
 
-/// A libpq connection that reconnects on the next use after it broke. Not thread-safe: used
-/// from the io thread only. Must outlive every coroutine using it.
+/// A libpq connection that (re)connects on the next use whenever it is not connected. Not
+/// thread-safe: used from the io thread only. Its state is shared with the Sessions in flight,
+/// so coroutines still suspended when the io_context goes away are destroyed safely.
 class Connection {
 public:
     /// Connects to `conninfo` (a libpq URI or key=value string). The error names what failed
     /// as libpq says it, never the conninfo itself (it may carry a password).
     [[nodiscard]] static boost::asio::awaitable<core::Result<std::unique_ptr<Connection>>> open(
         boost::asio::any_io_executor executor, std::string conninfo, Options options);
+    /// Without connecting yet: the first session() does (a daemon that starts while the
+    /// database is down).
+    Connection(const boost::asio::any_io_executor& executor, std::string conninfo, Options options);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -113,7 +122,7 @@ public:
     [[nodiscard]] boost::asio::awaitable<core::Result<Rows>> query(std::string_view op,
                                                                    std::string sql,
                                                                    std::vector<Param> params);
-    /// Waits for exclusive use, reconnecting first when the connection broke.
+    /// Waits for exclusive use, connecting first when not connected.
     [[nodiscard]] boost::asio::awaitable<core::Result<Session>> session(std::string_view op);
 
     /// Connected, and the last round trip did not break it. Does not wait.
@@ -122,32 +131,11 @@ public:
     [[nodiscard]] int backend_pid() const;
     /// When the last statement succeeded (steady clock), for a readiness answer without waiting.
     [[nodiscard]] std::chrono::steady_clock::time_point last_success() const;
+    /// The last error that broke or refused the connection, "" when none.
+    [[nodiscard]] const std::string& last_failure() const;
 
 private:
-    friend class Session;
-    struct Io;
-    Connection(boost::asio::any_io_executor executor, std::string conninfo, Options options);
-
-    boost::asio::awaitable<core::Result<void>> connect(std::string_view op);
-    boost::asio::awaitable<core::Result<Rows>> round_trip(std::string_view op,
-                                                          std::string sql,
-                                                          std::vector<Param> params);
-    boost::asio::awaitable<core::Result<void>> send(std::string_view op,
-                                                    std::chrono::steady_clock::time_point deadline);
-    boost::asio::awaitable<core::Result<void>> wait_readable(
-        std::string_view op, std::chrono::steady_clock::time_point deadline);
-    void release() noexcept;
-    void drop() noexcept;
-    core::Error broken(std::string_view op, std::string_view why);
-
-    std::unique_ptr<Io> io_;
-    std::string conninfo_;
-    Options options_;
-    pg_conn* conn_ = nullptr;
-    bool busy_ = false;              // a Session holds the connection
-    bool rollback_pending_ = false;  // a Session ended inside a transaction
-    bool in_flight_ = false;         // a statement was sent and its answer not fully read
-    std::chrono::steady_clock::time_point last_success_{};
+    std::shared_ptr<detail::ConnectionState> state_;
 };
 
 }  // namespace rollbot::store::pg

@@ -18,20 +18,6 @@ core::Error db_error(std::string_view op, sqlite3* db) {
     return core::make_error(kind, fmt::format("{}: {}", op, sqlite3_errmsg(db)));
 }
 
-core::Error storage_error(std::string_view op, std::string_view message) {
-    return core::make_error(core::ErrorKind::Storage, fmt::format("{}: {}", op, message));
-}
-
-std::int64_t to_ms(std::chrono::system_clock::time_point t) {
-    return std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
-    return std::chrono::system_clock::time_point{
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::milliseconds{ms})};
-}
-
 core::Result<Statement> Statement::prepare(sqlite3* db, std::string_view op, std::string_view sql) {
     sqlite3_stmt* stmt = nullptr;
     const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);

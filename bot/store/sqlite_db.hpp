@@ -5,6 +5,7 @@
 // BEGIN IMMEDIATE transactions that roll back unless committed.
 
 #include "bot/result.hpp"
+#include "bot/store/codec.hpp"
 #include "bot/store/db_handle.hpp"
 
 #include <sqlite3.h>
@@ -21,13 +22,6 @@ namespace rollbot::store {
 /// "`op`: sqlite's message for `db`'s last error"; constraint violations are Conflict, the rest
 /// Storage.
 [[nodiscard]] core::Error db_error(std::string_view op, sqlite3* db);
-/// "`op`: `message`" as a Storage error.
-[[nodiscard]] core::Error storage_error(std::string_view op, std::string_view message);
-
-/// Epoch milliseconds (system_clock), how every time is stored.
-[[nodiscard]] std::int64_t to_ms(std::chrono::system_clock::time_point t);
-[[nodiscard]] std::chrono::system_clock::time_point from_ms(std::int64_t ms);
-
 /// One prepared statement. Binds are 1-based like sqlite's; a failed bind is reported by the
 /// next step() so call sites stay linear.
 class Statement {

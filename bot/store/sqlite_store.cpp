@@ -15,16 +15,6 @@ namespace {
 
 using core::Result;
 
-std::optional<core::ActionKind> action_kind_from_string(std::string_view text) {
-    using K = core::ActionKind;
-    for (K k : {K::Full, K::Backend, K::Frontend, K::Db, K::Sha}) {
-        if (core::to_string(k) == text) {
-            return k;
-        }
-    }
-    return std::nullopt;
-}
-
 Result<void> upsert_request(sqlite3* db, std::string_view op, const core::StoredRequest& r) {
     auto st = Statement::prepare(db, op, R"sql(
         INSERT INTO requests (id, requester, channel, command_text, received_at_ms)

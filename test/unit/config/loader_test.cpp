@@ -230,6 +230,12 @@ std::vector<Rejection> rejections() {
         {"TargetInWords", with("targets:\n  health_200: 8 minutes\n"),
          7, "targets.health_200", "\"8 minutes\" is not a duration (use 8m)"},
         {"StatePathEmpty", with("state:\n  path:\n"), 7, "state.path", "must not be empty"},
+        {"StateUrlNotPostgres", with("state:\n  url: mysql://db/rollbot\n"),
+         7, "state.url", "the URL is not a PostgreSQL connection URI"},
+        {"StateLeaseTooShort", with("state:\n  lease: 1s\n"),
+         7, "state.lease", "must be between 3s and 5m"},
+        {"StateLeaseTooLong", with("state:\n  lease: 1h\n"),
+         7, "state.lease", "must be between 3s and 5m"},
         {"ListenPortOnly", with("http:\n  listen: 8080\n"),
          7, "http.listen", "\"8080\" is not host:port"},
         {"ListenPortSigned", with("http:\n  listen: 127.0.0.1:-1\n"),
@@ -632,6 +638,64 @@ TEST(ConfigLoaderEnvironment, TokenFileProblems) {
     EXPECT_THAT(problems_of(with(""), env_of({{"SLACK_BOT_TOKEN_FILE", kBotToken}}), kConsole),
                 ElementsAre("SLACK_BOT_TOKEN_FILE: holds a token, not a file name: set "
                             "SLACK_BOT_TOKEN instead, or name the file that holds it"));
+}
+
+TEST(ConfigLoaderState, UrlAndLeaseAreReadAndTheUrlIsASecret) {
+    const auto result =
+        parse(with("state:\n  url: postgresql://rollbot@db:5432/rollbot?sslmode=verify-full\n"
+                   "  lease: 20s\n"),
+              env_of({}),
+              kConsole);
+    ASSERT_TRUE(result.has_value()) << ::testing::PrintToString(problems_of(result));
+    EXPECT_EQ(result->state.url.reveal(),
+              "postgresql://rollbot@db:5432/rollbot?sslmode=verify-full");
+    EXPECT_EQ(fmt::format("{}", result->state.url), "***");
+    EXPECT_EQ(result->state.lease, std::chrono::seconds(20));
+    const auto defaults = parse(with(""), env_of({}), kConsole);
+    ASSERT_TRUE(defaults.has_value());
+    EXPECT_TRUE(defaults->state.url.empty()) << "SQLite stays the default";
+    EXPECT_EQ(defaults->state.lease, std::chrono::seconds(15));
+}
+
+TEST(ConfigLoaderState, APasswordInTheConfigFileIsRefusedWithoutRepeatingIt) {
+    for (const std::string url : {"postgresql://rollbot:hunter2@db/rollbot",
+                                  "postgres://db/rollbot?sslmode=require&password=hunter2"}) {
+        const auto problems =
+            problems_of(with("state:\n  url: \"" + url + "\"\n"), env_of({}), kConsole);
+        ASSERT_EQ(problems.size(), 1U) << url;
+        EXPECT_THAT(problems[0], HasSubstr("holds a password"));
+        EXPECT_THAT(problems[0], HasSubstr("ROLLBOT_STATE_URL_FILE"));
+        EXPECT_THAT(problems[0], Not(HasSubstr("hunter2")));
+    }
+    EXPECT_TRUE(parse(with("state:\n  url: postgresql://rollbot@db/x?passfile=/run/pgpass\n"),
+                      env_of({}),
+                      kConsole)
+                    .has_value())
+        << "a passfile parameter is not a password";
+}
+
+TEST(ConfigLoaderState, TheUrlFileMayHoldAPasswordAndConflictsWithTheKey) {
+    TempDir dir;
+    const auto file = dir.write("url", "postgresql://rollbot:hunter2@db/rollbot\n");
+    const auto result =
+        parse(with(""), env_of({{"ROLLBOT_STATE_URL_FILE", file.string()}}), kConsole);
+    ASSERT_TRUE(result.has_value()) << ::testing::PrintToString(problems_of(result));
+    EXPECT_EQ(result->state.url.reveal(), "postgresql://rollbot:hunter2@db/rollbot");
+    EXPECT_THAT(problems_of(with("state:\n  url: postgresql://rollbot@db/rollbot\n"),
+                            env_of({{"ROLLBOT_STATE_URL_FILE", file.string()}}),
+                            kConsole),
+                ElementsAre("ROLLBOT_STATE_URL_FILE: both state.url and ROLLBOT_STATE_URL_FILE "
+                            "are set: set only one"));
+    const auto bad = dir.write("bad", "mysql://root:hunter2@db/x");
+    const auto problems =
+        problems_of(with(""), env_of({{"ROLLBOT_STATE_URL_FILE", bad.string()}}), kConsole);
+    ASSERT_EQ(problems.size(), 1U);
+    EXPECT_THAT(problems[0], HasSubstr("is not a PostgreSQL connection URI"));
+    EXPECT_THAT(problems[0], Not(HasSubstr("hunter2")));
+    EXPECT_THAT(
+        problems_of(
+            with(""), env_of({{"ROLLBOT_STATE_URL_FILE", "postgresql://u:p@db/x"}}), kConsole),
+        ElementsAre(HasSubstr("holds a URL, not a file name")));
 }
 
 TEST(ConfigLoaderEnvironment, ApiUrlOverrideIsCheckedAndGetsATrailingSlash) {

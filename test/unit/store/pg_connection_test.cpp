@@ -11,6 +11,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -218,6 +221,49 @@ TEST_F(PgConnectionTest, APeerThatNeverAnswersTimesOutTheConnect) {
     ASSERT_FALSE(c);
     EXPECT_EQ(c.error().kind, ErrorKind::Timeout) << c.error().message;
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+TEST_F(PgConnectionTest, ALazyConnectionConnectsOnFirstUseAndAgainAfterAFailure) {
+    test::TempDir nowhere;
+    Connection lazy(io_.get_executor(),
+                    "host=" + nowhere.path().string() + " port=5432 user=rollbot dbname=x",
+                    Options{});
+    EXPECT_FALSE(lazy.healthy()) << "nothing happens before the first use";
+    auto down = query(lazy, "SELECT 1");
+    ASSERT_FALSE(down);
+    EXPECT_EQ(down.error().kind, ErrorKind::Network);
+    EXPECT_THAT(lazy.last_failure(), HasSubstr("No such file or directory")) << "kept for /readyz";
+    Connection good(io_.get_executor(), server_->conninfo(db_), Options{});
+    auto up = query(good, "SELECT 41 + 1");
+    ASSERT_TRUE(up) << up.error().message;
+    EXPECT_EQ(up->integer(0, 0), 42);
+}
+
+asio::awaitable<void> hold_a_session(Connection& c, bool& holding) {
+    auto s = co_await c.session("test");
+    holding = s.has_value();
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer forever(executor, asio::steady_timer::time_point::max());
+    co_await forever.async_wait(asio::use_awaitable);  // suspended until the io_context goes
+}
+
+TEST(PgConnectionLifetime, ASessionSuspendedPastItsConnectionIsDestroyedSafely) {
+    std::string why;
+    auto* server = test::shared_pg_server(why);
+    ASSERT_NE(server, nullptr) << why;
+    bool holding = false;
+    {
+        asio::io_context io;
+        auto c = std::make_unique<Connection>(
+            io.get_executor(), server->conninfo("postgres"), Options{});
+        asio::co_spawn(io, hold_a_session(*c, holding), asio::detached);
+        for (int i = 0; i < 10000 && !holding; ++i) {
+            io.run_one_for(std::chrono::milliseconds(100));
+        }
+        ASSERT_TRUE(holding);
+        c.reset();  // the daemon's members go first...
+    }  // ...then the io_context, destroying the suspended frame and its Session (ASan watches)
+    SUCCEED();
 }
 
 }  // namespace
